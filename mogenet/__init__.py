@@ -1,0 +1,3 @@
+"""mogenet: a graph-learning multi-task recommender framework on PyTorch Geometric."""
+
+__version__ = "0.1.0"

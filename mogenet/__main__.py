@@ -1,0 +1,5 @@
+import sys
+
+from mogenet.cli import main
+
+sys.exit(main())

@@ -1,0 +1,1 @@
+"""Graph builders: user–item bipartite graph and collaborative-similarity graphs."""

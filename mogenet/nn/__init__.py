@@ -1,0 +1,1 @@
+"""Neural modules: node encoders, experts, gates, towers and multi-task heads."""

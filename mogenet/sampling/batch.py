@@ -1,0 +1,56 @@
+"""The :class:`PairBatch`: one mini-batch of (user, item) examples."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+
+import torch
+from torch import Tensor
+
+
+@dataclass
+class PairBatch:
+    """A mini-batch of (user, item) examples with their labels.
+
+    Index tensors hold contiguous node indices (see :class:`~mogenet.datasets.IdMap`);
+    ``-1`` marks a user or item unseen in training (cold start), which encoders map
+    to a shared out-of-vocabulary row.
+
+    Args:
+        user: ``[B]`` user indices.
+        item: ``[B]`` item indices.
+        labels: task name → ``[B]`` float 0/1 labels.
+        index: ``[B]`` row positions of the examples in their source log.
+    """
+
+    user: Tensor
+    item: Tensor
+    labels: dict[str, Tensor]
+    index: Tensor
+
+    def __len__(self) -> int:
+        return int(self.user.numel())
+
+    @property
+    def tasks(self) -> tuple[str, ...]:
+        return tuple(self.labels)
+
+    def _apply(self, fn) -> PairBatch:
+        out = {}
+        for f in fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, Tensor):
+                out[f.name] = fn(v)
+            elif isinstance(v, dict):
+                out[f.name] = {k: fn(t) for k, t in v.items()}
+            else:
+                out[f.name] = v
+        return replace(self, **out)
+
+    def to(self, device: torch.device | str, non_blocking: bool = False) -> PairBatch:
+        """Move every tensor to ``device``."""
+        return self._apply(lambda t: t.to(device, non_blocking=non_blocking))
+
+    def pin_memory(self) -> PairBatch:
+        """Page-lock every tensor (for asynchronous host→GPU copies)."""
+        return self._apply(lambda t: t.pin_memory())
