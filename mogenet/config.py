@@ -8,7 +8,16 @@ a module passes the fields it needs as keyword arguments.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+import os
+import types
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Union, get_args, get_origin, get_type_hints
+
+import yaml
+
+from mogenet.errors import InputError
 
 
 @dataclass
@@ -25,3 +34,180 @@ class GraphConfig:
     similarity: str = "cosine"
     topk: int = 10
     min_support: int = 1
+
+
+@dataclass
+class ModelConfig:
+    """Which model to train and its sizes.
+
+    ``name`` picks a head from the registry (``mogenet.nn.heads.HEADS``).  The
+    shared fields below are passed to the head's constructor when its signature
+    has them; ``head_options`` carries head-specific keyword arguments and is
+    checked against the constructor's signature (an unknown key is an error).
+
+    Args:
+        name: head name (``mmoe``, ``shared_bottom``, …).
+        embedding_dim: id-embedding size of the user and item encoders.
+        num_experts: experts of mixture-of-experts heads.
+        expert_channels: hidden sizes of each expert (or the shared bottom).
+        tower_channels: hidden sizes of each task tower.
+        dropout: dropout inside experts and towers.
+        head_options: extra keyword arguments of the chosen head.
+    """
+
+    name: str = "mmoe"
+    embedding_dim: int = 16
+    num_experts: int = 4
+    expert_channels: tuple[int, ...] = (64, 32)
+    tower_channels: tuple[int, ...] = (16,)
+    dropout: float = 0.0
+    head_options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class LossConfig:
+    """How per-task losses are combined.
+
+    Args:
+        weighting: ``uncertainty`` (learned log-variances, Kendall et al. 2018) or
+            ``fixed``.
+        weights: per-task weights for ``fixed`` (default 1 each).
+    """
+
+    weighting: str = "uncertainty"
+    weights: dict[str, float] | None = None
+
+
+@dataclass
+class TrainConfig:
+    """Optimisation and early stopping.
+
+    Args:
+        epochs: maximum number of epochs.
+        batch_size: examples per training step.
+        eval_batch_size: examples per evaluation step.
+        lr: Adam learning rate.
+        weight_decay: Adam weight decay (L2).
+        patience: epochs without a better mean validation GAUC before stopping.
+        device: ``cpu``, ``cuda`` or ``cuda:N``.
+        seed: seeds parameters init, shuffling and every random draw.
+    """
+
+    epochs: int = 10
+    batch_size: int = 512
+    eval_batch_size: int = 8192
+    lr: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int = 2
+    device: str = "cpu"
+    seed: int = 0
+
+
+@dataclass
+class RunConfig:
+    """The whole configuration of a training run, one field per stage."""
+
+    tasks: tuple[str, ...] | None = None
+    graph: GraphConfig = field(default_factory=GraphConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(dataclasses.asdict(self))
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], *, source: str = "config") -> RunConfig:
+        return _build(cls, d, source)
+
+    @classmethod
+    def from_yaml(cls, path: str | os.PathLike) -> RunConfig:
+        try:
+            d = yaml.safe_load(Path(path).read_text()) or {}
+        except FileNotFoundError:
+            raise InputError("config file not found", file=path) from None
+        except yaml.YAMLError as e:
+            raise InputError(f"invalid YAML ({str(e).splitlines()[0]})", file=path) from None
+        if not isinstance(d, dict):
+            raise InputError("config must be a YAML mapping of stage → settings", file=path)
+        return cls.from_dict(d, source=str(path))
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+    def override(self, assignments: list[str]) -> RunConfig:
+        """Apply ``stage.key=value`` assignments (values parsed as YAML scalars/lists)."""
+        d = self.to_dict()
+        for a in assignments:
+            key, sep, raw = a.partition("=")
+            if not sep:
+                raise InputError(f"--set expects key=value, got {a!r}")
+            node = d
+            *parents, leaf = key.strip().split(".")
+            for p in parents:
+                if not isinstance(node.get(p), dict):
+                    raise InputError(f"--set {key}: unknown setting '{p}'")
+                node = node[p]
+            if leaf not in node and not (parents and parents[-1] == "head_options"):
+                known = ", ".join(sorted(node))
+                raise InputError(f"--set {key}: unknown setting '{leaf}' (known: {known})")
+            node[leaf] = yaml.safe_load(raw)
+        return RunConfig.from_dict(d, source="--set")
+
+
+def _plain(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
+def _build(cls: type, d: dict[str, Any], source: str) -> Any:
+    """Build dataclass ``cls`` from a plain dict, checking names and coercing types."""
+    if not isinstance(d, dict):
+        raise InputError(f"{source}: expected a mapping for {cls.__name__}, got {d!r}")
+    hints = get_type_hints(cls)
+    names = {f.name for f in dataclasses.fields(cls)}
+    kwargs = {}
+    for k, v in d.items():
+        if k not in names:
+            raise InputError(
+                f"{source}: unknown setting '{k}' in {cls.__name__} (known: {', '.join(sorted(names))})"
+            )
+        kwargs[k] = _coerce(hints[k], v, f"{source}: {k}")
+    return cls(**kwargs)
+
+
+def _coerce(tp: Any, v: Any, where: str) -> Any:
+    if dataclasses.is_dataclass(tp):
+        return _build(tp, v or {}, where)
+    origin, args = get_origin(tp), get_args(tp)
+    if origin in (Union, types.UnionType):
+        if v is None and type(None) in args:
+            return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(inner[0], v, where)
+    if origin is tuple:
+        if not isinstance(v, (list, tuple)):
+            v = [v]
+        return tuple(_coerce(args[0], x, where) for x in v)
+    if origin is dict or tp is dict:
+        if not isinstance(v, dict):
+            raise InputError(f"{where}: expected a mapping, got {v!r}")
+        return dict(v)
+    if tp is Any:
+        return v
+    if tp is bool:
+        if isinstance(v, bool):
+            return v
+        raise InputError(f"{where}: expected true/false, got {v!r}")
+    if tp in (int, float, str):
+        try:
+            out = tp(v)
+        except (TypeError, ValueError):
+            raise InputError(f"{where}: expected {tp.__name__}, got {v!r}") from None
+        if tp is int and isinstance(v, float) and out != v:
+            raise InputError(f"{where}: expected an integer, got {v!r}")
+        return out
+    return v
