@@ -1,5 +1,6 @@
 """Mini-batching of (user, item) examples (and, later, multi-channel neighbour sampling)."""
 
 from mogenet.sampling.batch import PairBatch
+from mogenet.sampling.loader import Examples, PairLoader
 
-__all__ = ["PairBatch"]
+__all__ = ["Examples", "PairBatch", "PairLoader"]
