@@ -50,3 +50,7 @@ class InputError(MogenetError):
         if self.column is not None:
             loc = f"{loc}, column '{self.column}'" if loc else f"column '{self.column}'"
         return f"{loc}: {self.message}" if loc else self.message
+
+
+class TrainingError(MogenetError):
+    """Training cannot go on (e.g. a non-finite loss); the message names step and task."""

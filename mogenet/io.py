@@ -17,6 +17,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from mogenet.errors import InputError
+
 
 @contextlib.contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
@@ -35,12 +37,25 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
 
 
 @contextlib.contextmanager
-def atomic_dir(path: str | os.PathLike) -> Iterator[Path]:
+def atomic_dir(path: str | os.PathLike, *, marker: str | None = None) -> Iterator[Path]:
     """Yield an empty temporary directory; on success it replaces ``path``.
 
-    An existing ``path`` is removed only after the new content is complete.
+    An existing ``path`` is removed only after the new content is complete, and
+    only if it is empty or holds ``marker`` (a file every directory of this kind
+    has, e.g. ``meta.json`` for graph bundles): an unrelated non-empty directory is
+    never deleted — that is an :class:`~mogenet.errors.InputError` before any work.
     """
     path = Path(path)
+    if path.exists():
+        if not path.is_dir():
+            raise InputError("exists and is not a directory", file=path)
+        if any(path.iterdir()) and (marker is None or not (path / marker).exists()):
+            raise InputError(
+                "directory exists and is not empty"
+                + (f" (and has no {marker}, so it is not an earlier output)" if marker else "")
+                + "; refusing to overwrite it",
+                file=path,
+            )
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent))
     try:

@@ -343,6 +343,26 @@ def pivot_long(events: pd.DataFrame, tasks: list[str], behavior: str = "_behavio
     return frame.reset_index(drop=True)
 
 
+def read_pairs(path: str | os.PathLike, schema: CsvSchema | None = None) -> pd.DataFrame:
+    """Read ``(user, item)`` pairs to score: the id columns (canonical names), validated.
+
+    Other columns (labels, timestamps) are ignored.
+    """
+    path = Path(path)
+    schema = schema or CsvSchema()
+    header = read_header(path)
+    _require_columns(path, header, [schema.user, schema.item])
+    parts = []
+    for line0, chunk in _chunks(path, [schema.user, schema.item], CHUNK_ROWS):
+        _check_ids(path, line0, chunk, [schema.user, schema.item])
+        parts.append(
+            pd.DataFrame({USER: chunk[schema.user].str.strip(), ITEM: chunk[schema.item].str.strip()})
+        )
+    if not parts or sum(len(p) for p in parts) == 0:
+        raise InputError("no data rows (header only)", file=path, row=2)
+    return pd.concat(parts, ignore_index=True)
+
+
 def read_features(path: str | os.PathLike, *, id_column: str) -> pd.DataFrame:
     """Read a ``users.csv`` / ``items.csv`` feature table (one row per id).
 

@@ -23,7 +23,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
-from mogenet.datasets.log import TIMESTAMP, USER, InteractionLog
+from mogenet.datasets.log import ITEM, TIMESTAMP, USER, InteractionLog
 from mogenet.errors import InputError
 
 #: Default (train, valid, test) fractions of :func:`temporal_split` and :func:`random_split`.
@@ -293,3 +293,26 @@ def split_log(log: InteractionLog, by: str, **kwargs: Any) -> Split:
     except KeyError:
         raise InputError(f"unknown split '{by}'; choose one of: {', '.join(SPLITS)}") from None
     return fn(log, **kwargs)
+
+
+def drop_train_pairs(split: Split) -> Split:
+    """Remove valid/test rows whose (user, item) pair is a positive pair of train.
+
+    Graphs are built from the training log, so such a pair is a message-passing
+    edge: keeping its valid/test row would let a graph model read the answer (the
+    leakage the graph bundle's check rejects).  Logs where users act on the same
+    item repeatedly (re-purchases, repeated impressions) lose those repeats from
+    valid/test; the numbers dropped are recorded in ``info["dropped_train_pairs"]``.
+    """
+    train = split.train.frame
+    pos = train.loc[split.train.positive_mask(), [USER, ITEM]]
+    known = pd.MultiIndex.from_frame(pos)
+    parts, dropped = {}, {}
+    for name in ("valid", "test"):
+        log = split[name]
+        keys = pd.MultiIndex.from_frame(log.frame[[USER, ITEM]])
+        hit = keys.isin(known)
+        dropped[name] = int(hit.sum())
+        parts[name] = log.take(np.flatnonzero(~hit))
+    info = {**split.info, "dropped_train_pairs": dropped}
+    return Split(split.train, parts["valid"], parts["test"], info)
