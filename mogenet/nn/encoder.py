@@ -1,0 +1,138 @@
+"""Node encoders: ids and feature tables → dense node representations."""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from mogenet.datasets.features import FeatureTable
+
+
+class NodeEncoder(nn.Module):
+    r"""Encodes nodes of one type (users or items) from their id and features: the
+    shared initial representations :math:`\mathbf{p}_u, \mathbf{q}_i` of
+    `"Mixture of Graph Enhanced Expert Networks for Multi-task Recommendation"
+    <https://doi.org/10.1007/978-3-031-20868-3_1>`_ (MoGENet, PRICAI'22, §2.1).
+
+    .. math::
+        \mathbf{x}_v = \mathbf{E}_{\mathrm{id}}[v] \,\Vert\,
+        \mathbf{E}_1[c_{v,1}] \,\Vert \cdots \Vert\, \mathbf{E}_C[c_{v,C}]
+        \,\Vert\, \mathbf{W}_{\mathrm{num}} \mathbf{n}_v
+
+    with one embedding table per categorical column (sized by its cardinality; code 0,
+    "missing or rare", has its own learnt row) and a linear projection of the
+    standardised numeric features :math:`\mathbf{n}_v`.
+
+    Index ``-1`` (any negative index) is a node unseen in training (cold start): it
+    maps to one extra *out-of-vocabulary* id row, learnt like every other row, with
+    all categorical codes 0 and numeric features 0 (the mean).
+
+    The feature table is stored as **non-persistent buffers**: they move with
+    :meth:`~torch.nn.Module.to` (lookups stay on the device) but are not part of
+    :meth:`~torch.nn.Module.state_dict`. Features are data, not learnt state, and
+    the encoder cannot be rebuilt without them anyway (their cardinalities size the
+    embedding tables), so a run saves the :class:`FeatureTable` once, next to the
+    model state, instead of a second copy inside every checkpoint.
+
+    Args:
+        num_nodes: number of nodes :math:`N` (rows of the feature table).
+        embedding_dim: size of the id embedding.
+        features: encoded node features, or ``None`` for ids only.
+        feature_dim: size of each categorical embedding and of the numeric
+            projection (default: ``embedding_dim``).
+
+    Shapes:
+        - **input:** ``[B]`` long node indices in ``[0, N)``, or ``-1`` for cold start
+        - **output:** ``[B, out_channels]`` with ``out_channels = embedding_dim +
+          C * feature_dim + (feature_dim if F > 0 else 0)``
+    """
+
+    categorical: Tensor
+    numeric: Tensor
+
+    def __init__(
+        self,
+        *,
+        num_nodes: int,
+        embedding_dim: int,
+        features: FeatureTable | None = None,
+        feature_dim: int | None = None,
+    ) -> None:
+        super().__init__()
+        if num_nodes < 1 or embedding_dim < 1:
+            raise ValueError(
+                f"NodeEncoder needs num_nodes >= 1 and embedding_dim >= 1, "
+                f"got {num_nodes} and {embedding_dim}"
+            )
+        if features is None:
+            features = FeatureTable.empty(num_nodes)
+        if features.num_nodes != num_nodes:
+            raise ValueError(
+                f"feature table has {features.num_nodes} rows but num_nodes={num_nodes}"
+            )
+        feature_dim = embedding_dim if feature_dim is None else feature_dim
+        if feature_dim < 1:
+            raise ValueError(f"feature_dim must be >= 1, got {feature_dim}")
+
+        self.num_nodes = num_nodes
+        self.embedding_dim = embedding_dim
+        self.feature_dim = feature_dim
+        self.categorical_names = tuple(features.categorical_names)
+        self.numeric_names = tuple(features.numeric_names)
+
+        # Row ``num_nodes`` is the out-of-vocabulary node: id row N, codes 0, numerics 0.
+        categorical = features.categorical.long()
+        numeric = features.numeric.float()
+        self.register_buffer(
+            "categorical",
+            torch.cat([categorical, categorical.new_zeros(1, categorical.size(1))]),
+            persistent=False,
+        )  # [N + 1, C]
+        self.register_buffer(
+            "numeric",
+            torch.cat([numeric, numeric.new_zeros(1, numeric.size(1))]),
+            persistent=False,
+        )  # [N + 1, F]
+
+        self.id_embedding = nn.Embedding(num_nodes + 1, embedding_dim)
+        self.categorical_embeddings = nn.ModuleList(
+            nn.Embedding(int(card), feature_dim) for card in features.cardinalities
+        )
+        num_numeric = int(numeric.size(1))
+        self.numeric_lin = nn.Linear(num_numeric, feature_dim) if num_numeric > 0 else None
+        self.out_channels = (
+            embedding_dim
+            + feature_dim * len(self.categorical_embeddings)
+            + (feature_dim if self.numeric_lin is not None else 0)
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        # Xavier-uniform embeddings, as PyG's LightGCN and the NGCF/MoGENet code.
+        nn.init.xavier_uniform_(self.id_embedding.weight)
+        for emb in self.categorical_embeddings:
+            nn.init.xavier_uniform_(emb.weight)
+        if self.numeric_lin is not None:
+            self.numeric_lin.reset_parameters()
+
+    @property
+    def oov_index(self) -> int:
+        """The id-embedding row shared by every cold-start node."""
+        return self.num_nodes
+
+    def forward(self, index: Tensor) -> Tensor:
+        index = torch.where(index < 0, self.num_nodes, index)  # cold start → OOV row
+        out = [self.id_embedding(index)]  # [B, embedding_dim]
+        if len(self.categorical_embeddings) > 0:
+            codes = self.categorical[index]  # [B, C]
+            out.extend(emb(codes[:, j]) for j, emb in enumerate(self.categorical_embeddings))
+        if self.numeric_lin is not None:
+            out.append(self.numeric_lin(self.numeric[index]))  # [B, feature_dim]
+        return torch.cat(out, dim=-1) if len(out) > 1 else out[0]
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}({self.num_nodes}, {self.out_channels}, "
+            f"embedding_dim={self.embedding_dim}, "
+            f"categorical={len(self.categorical_embeddings)}, numeric={len(self.numeric_names)})"
+        )

@@ -1,0 +1,99 @@
+"""The one place that builds expert and tower networks.
+
+Experts, bottoms and towers are plain :class:`torch_geometric.nn.MLP` s; these two
+functions only fix the conventions every head shares, so a head never spells out
+``plain_last`` or the channel list of a tower itself:
+
+- an **expert** (or shared bottom) maps ``in_channels`` through ``channels`` and is
+  activated after its *last* layer too (``plain_last=False``): its output is a hidden
+  representation that gates mix and towers consume;
+- a **tower** maps a representation to one logit per example; its last layer is
+  plain (``plain_last=True``), so it returns a logit, never a probability;
+- ``norm="layer_norm"`` normalises each example (PyG's default ``mode="graph"`` would
+  normalise over the whole mini-batch, mixing examples).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch_geometric.nn import MLP
+
+# Per-example normalisation: PyG's LayerNorm defaults to mode="graph" (whole batch).
+_NORM_KWARGS: dict[str, dict] = {"layer_norm": {"mode": "node"}}
+
+
+def _check(name: str, in_channels: int, channels: Sequence[int]) -> list[int]:
+    channel_list = [int(in_channels), *(int(c) for c in channels)]
+    if any(c < 1 for c in channel_list):
+        raise ValueError(f"{name} channels must be positive, got {channel_list}")
+    return channel_list
+
+
+def expert_mlp(
+    *,
+    in_channels: int,
+    channels: Sequence[int],
+    act: str | None = "relu",
+    norm: str | None = None,
+    dropout: float = 0.0,
+) -> MLP:
+    """An expert (or shared-bottom) network ``in_channels → channels[0] → … → channels[-1]``
+    with ``act`` (and ``norm``, ``dropout``) after every layer, the last included.
+
+    Args:
+        in_channels: size of each input sample.
+        channels: output sizes of the layers (at least one).
+        act: activation name resolved by PyG (``"relu"``, ``"leaky_relu"``, …).
+        norm: ``None`` or a PyG normalisation name (``"batch_norm"``, ``"layer_norm"``).
+        dropout: dropout probability after each layer.
+
+    Shapes:
+        - **input:** ``[B, in_channels]``
+        - **output:** ``[B, channels[-1]]``
+    """
+    if len(channels) == 0:
+        raise ValueError("an expert needs at least one layer (channels is empty)")
+    return MLP(
+        _check("expert", in_channels, channels),
+        act=act,
+        norm=norm,
+        norm_kwargs=_NORM_KWARGS.get(norm),
+        dropout=dropout,
+        plain_last=False,
+    )
+
+
+def tower_mlp(
+    *,
+    in_channels: int,
+    channels: Sequence[int] = (),
+    act: str | None = "relu",
+    norm: str | None = None,
+    dropout: float = 0.0,
+) -> MLP:
+    r"""A task tower ``in_channels → channels… → 1`` whose last layer is plain (a logit).
+
+    With ``channels=()`` the tower is a single linear layer (MoGENet's
+    :math:`\mathbf{v}^\top` in Eq. 4).
+
+    Args:
+        in_channels: size of each input sample.
+        channels: hidden layer sizes (may be empty).
+        act: activation name resolved by PyG, after each hidden layer.
+        norm: ``None`` or a PyG normalisation name, after each hidden layer.
+        dropout: dropout probability after each hidden layer (none on the logit).
+
+    Shapes:
+        - **input:** ``[B, in_channels]``
+        - **output:** ``[B, 1]`` logits (heads squeeze the last dimension)
+    """
+    channel_list = _check("tower", in_channels, channels) + [1]
+    return MLP(
+        channel_list,
+        act=act,
+        norm=norm,
+        norm_kwargs=_NORM_KWARGS.get(norm),
+        dropout=[float(dropout)] * (len(channel_list) - 2) + [0.0],
+        plain_last=True,
+    )

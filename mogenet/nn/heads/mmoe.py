@@ -1,0 +1,110 @@
+"""Multi-gate Mixture-of-Experts (MMoE)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from mogenet.nn.expert import expert_mlp, tower_mlp
+from mogenet.nn.gate import Gate
+from mogenet.nn.heads.base import MultiTaskHead
+from mogenet.nn.output import HeadOutput
+from mogenet.nn.resolver import register_head
+
+
+@register_head("mmoe")
+class MMoE(MultiTaskHead):
+    r"""The Multi-gate Mixture-of-Experts head from the `"Modeling Task Relationships
+    in Multi-task Learning with Multi-gate Mixture-of-Experts"
+    <https://doi.org/10.1145/3219819.3220007>`_ paper (Ma et al., KDD'18).
+
+    .. math::
+        y_k = h^k\Big(\sum_{e=1}^{E} g^k(\mathbf{x})_e \, f_e(\mathbf{x})\Big),
+        \qquad g^k(\mathbf{x}) = \mathrm{softmax}(\mathbf{W}_{g^k} \mathbf{x})
+
+    with :math:`E` shared experts :math:`f_e` (:func:`~mogenet.nn.expert.expert_mlp`),
+    one :class:`~mogenet.nn.Gate` :math:`g^k` and one tower :math:`h^k`
+    (:func:`~mogenet.nn.expert.tower_mlp`) per task. With one expert it is exactly
+    :class:`~mogenet.nn.heads.SharedBottom`. The graph tensor ``z`` is ignored.
+
+    Args:
+        in_channels: size of each input sample.
+        tasks: task names.
+        num_experts: number of shared experts :math:`E`.
+        expert_channels: layer sizes of each expert (the last is the mixed size).
+        tower_channels: hidden layer sizes of each tower (may be empty).
+        dropout: dropout probability in experts and towers.
+        act: activation of experts and towers (a PyG activation name).
+        norm: ``None`` or a PyG normalisation name for experts and towers.
+
+    Shapes:
+        - **input:** ``x`` ``[B, in_channels]``
+        - **output:** ``logits[task]`` ``[B]``, ``gates[task]`` ``[B, num_experts]``
+    """
+
+    def __init__(
+        self,
+        *,
+        in_channels: int,
+        tasks: Sequence[str],
+        num_experts: int = 4,
+        expert_channels: Sequence[int] = (64, 32),
+        tower_channels: Sequence[int] = (16,),
+        dropout: float = 0.0,
+        act: str = "relu",
+        norm: str | None = None,
+    ) -> None:
+        super().__init__(in_channels=in_channels, tasks=tasks)
+        if num_experts < 1:
+            raise ValueError(f"num_experts must be >= 1, got {num_experts}")
+        self.num_experts = num_experts
+        self.expert_channels = tuple(expert_channels)
+        self.tower_channels = tuple(tower_channels)
+        self.experts = nn.ModuleList(
+            expert_mlp(
+                in_channels=in_channels,
+                channels=self.expert_channels,
+                act=act,
+                norm=norm,
+                dropout=dropout,
+            )
+            for _ in range(num_experts)
+        )
+        self.gates = nn.ModuleDict(
+            {t: Gate(in_channels=in_channels, num_experts=num_experts) for t in self.tasks}
+        )
+        self.towers = nn.ModuleDict(
+            {
+                t: tower_mlp(
+                    in_channels=self.expert_channels[-1],
+                    channels=self.tower_channels,
+                    act=act,
+                    norm=norm,
+                    dropout=dropout,
+                )
+                for t in self.tasks
+            }
+        )
+        self.reset_parameters()
+
+    def reset_parameters(self) -> None:
+        for module in [*self.experts, *self.gates.values(), *self.towers.values()]:
+            module.reset_parameters()
+
+    def forward(self, x: Tensor, z: Tensor | None = None) -> HeadOutput:
+        experts = torch.stack([expert(x) for expert in self.experts], dim=1)  # [B, E, D]
+        logits, gates = {}, {}
+        for task in self.tasks:
+            g = self.gates[task](x)  # [B, E]
+            mixed = torch.einsum("be,bed->bd", g, experts)  # [B, D]
+            logits[task] = self.towers[task](mixed).squeeze(-1)  # [B]
+            gates[task] = g
+        return HeadOutput(logits=logits, gates=gates)
+
+    def extra_repr(self) -> str:
+        return (
+            f"num_experts={self.num_experts}, expert_channels={list(self.expert_channels)}, "
+            f"tower_channels={list(self.tower_channels)}"
+        )

@@ -1,0 +1,108 @@
+import pytest
+import torch
+
+from mogenet.datasets.features import FeatureTable
+from mogenet.nn import NodeEncoder
+
+
+def test_shapes_and_repr(feature_table):
+    enc = NodeEncoder(num_nodes=6, embedding_dim=8, features=feature_table(6), feature_dim=4)
+    assert enc.out_channels == 8 + 2 * 4 + 4
+    out = enc(torch.tensor([0, 5, 3, -1]))
+    assert out.shape == (4, enc.out_channels)
+    assert repr(enc) == "NodeEncoder(6, 20, embedding_dim=8, categorical=2, numeric=2)"
+
+
+def test_ids_only():
+    enc = NodeEncoder(num_nodes=4, embedding_dim=5)
+    assert enc.out_channels == 5
+    assert torch.equal(enc(torch.tensor([2])), enc.id_embedding.weight[2:3])
+    assert enc.numeric_lin is None and len(enc.categorical_embeddings) == 0
+
+
+def test_feature_dim_defaults_to_embedding_dim(feature_table):
+    enc = NodeEncoder(num_nodes=3, embedding_dim=6, features=feature_table(3))
+    assert enc.out_channels == 6 * 4
+
+
+def test_lookup_is_concatenation(feature_table):
+    feats = feature_table(6)
+    enc = NodeEncoder(num_nodes=6, embedding_dim=8, features=feats, feature_dim=4)
+    v = 4
+    expected = torch.cat(
+        [
+            enc.id_embedding.weight[v],
+            enc.categorical_embeddings[0].weight[feats.categorical[v, 0]],
+            enc.categorical_embeddings[1].weight[feats.categorical[v, 1]],
+            enc.numeric_lin(feats.numeric[v]),
+        ]
+    )
+    torch.testing.assert_close(enc(torch.tensor([v]))[0], expected)
+
+
+def test_cold_start_maps_to_oov_row(feature_table):
+    enc = NodeEncoder(num_nodes=6, embedding_dim=8, features=feature_table(6), feature_dim=4)
+    out = enc(torch.tensor([-1, -1, 2]))
+    expected = torch.cat(
+        [
+            enc.id_embedding.weight[enc.oov_index],
+            enc.categorical_embeddings[0].weight[0],  # code 0 = missing
+            enc.categorical_embeddings[1].weight[0],
+            enc.numeric_lin.bias,  # numeric 0 = the mean
+        ]
+    )
+    torch.testing.assert_close(out[0], expected)
+    torch.testing.assert_close(out[1], expected)
+    assert not torch.allclose(out[2], expected)
+
+
+def test_gradients(feature_table, assert_grads):
+    enc = NodeEncoder(num_nodes=6, embedding_dim=8, features=feature_table(6), feature_dim=4)
+    enc(torch.tensor([0, 1, 2, 3, 4, 5, -1])).square().sum().backward()
+    assert_grads(enc)
+    assert enc.id_embedding.weight.grad[enc.oov_index].abs().sum() > 0
+
+
+def test_features_are_non_persistent_buffers(feature_table):
+    feats = feature_table(6)
+    enc = NodeEncoder(num_nodes=6, embedding_dim=8, features=feats)
+    buffers = dict(enc.named_buffers())
+    assert buffers["categorical"].shape == (7, 2)  # + the OOV row
+    assert buffers["numeric"].shape == (7, 2)
+    state = enc.state_dict()
+    assert "categorical" not in state and "numeric" not in state
+    other = NodeEncoder(num_nodes=6, embedding_dim=8, features=feats)
+    other.load_state_dict(state)
+    idx = torch.tensor([0, 3, -1])
+    torch.testing.assert_close(other(idx), enc(idx))
+    enc = enc.to(torch.float64)  # buffers follow .to(); codes stay integer
+    assert enc.numeric.dtype == torch.float64 and enc.categorical.dtype == torch.long
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_buffers_move_to_cuda(feature_table):
+    enc = NodeEncoder(num_nodes=6, embedding_dim=8, features=feature_table(6)).to("cuda")
+    assert enc.categorical.is_cuda and enc.numeric.is_cuda
+    assert enc(torch.tensor([0, -1], device="cuda")).is_cuda
+
+
+def test_bad_arguments(feature_table):
+    with pytest.raises(ValueError, match="rows"):
+        NodeEncoder(num_nodes=5, embedding_dim=8, features=feature_table(6))
+    with pytest.raises(ValueError):
+        NodeEncoder(num_nodes=0, embedding_dim=8)
+    with pytest.raises(ValueError):
+        NodeEncoder(num_nodes=3, embedding_dim=8, feature_dim=0)
+
+
+def test_empty_table_equals_no_features():
+    enc = NodeEncoder(num_nodes=3, embedding_dim=4, features=FeatureTable.empty(3))
+    assert enc.out_channels == 4
+
+
+def test_reset_parameters(feature_table):
+    enc = NodeEncoder(num_nodes=6, embedding_dim=8, features=feature_table(6))
+    before = enc.id_embedding.weight.clone()
+    enc.reset_parameters()
+    assert not torch.equal(before, enc.id_embedding.weight)
