@@ -1,0 +1,133 @@
+import numpy as np
+import pytest
+import torch
+
+from mogenet.errors import InputError
+from mogenet.graphs import SIMILARITIES, build_similarity
+
+
+def dense_reference(edge_index, num_src, num_dst, measure, topk, min_support):
+    """Brute force on the dense matrix: returns {(a, b): weight} after symmetrisation."""
+    a = np.zeros((num_src, num_dst))
+    a[edge_index[0], edge_index[1]] = 1.0
+    c = a @ a.T
+    deg = a.sum(1)
+    selected = {}
+    for s in range(num_src):
+        cands = []
+        for t in range(num_src):
+            if t == s or c[s, t] < min_support or c[s, t] == 0:
+                continue
+            if measure == "cosine":
+                w = c[s, t] / np.sqrt(deg[s] * deg[t])
+            elif measure == "jaccard":
+                w = c[s, t] / (deg[s] + deg[t] - c[s, t])
+            else:
+                w = c[s, t]
+            cands.append((-np.float32(w), t, w))  # ranked on the stored float32 weight
+        cands.sort()
+        for _, t, w in cands[: topk if topk is not None else len(cands)]:
+            selected[(s, t)] = w
+            selected[(t, s)] = w
+    return selected, c, deg
+
+
+def random_edges(seed, num_src=12, num_dst=9, p=0.3):
+    rng = np.random.default_rng(seed)
+    mask = rng.random((num_src, num_dst)) < p
+    src, dst = np.nonzero(mask)
+    return torch.tensor(np.stack([src, dst]), dtype=torch.long), num_src, num_dst
+
+
+@pytest.mark.parametrize("measure", sorted(SIMILARITIES))
+@pytest.mark.parametrize("seed", [0, 1, 2])
+@pytest.mark.parametrize(("topk", "min_support"), [(1, 1), (3, 1), (2, 2), (None, 1)])
+def test_matches_dense_reference(measure, seed, topk, min_support):
+    ei, ns, nd = random_edges(seed)
+    out, weight = build_similarity(
+        ei, ns, nd, measure=measure, topk=topk, min_support=min_support, chunk_nnz=7
+    )
+    ref, _, _ = dense_reference(ei.numpy(), ns, nd, measure, topk, min_support)
+    got = dict(zip(map(tuple, out.t().tolist()), weight.tolist(), strict=True))
+    assert set(got) == set(ref)
+    for key, w in ref.items():
+        assert got[key] == pytest.approx(w, abs=1e-6)
+    assert out.dtype == torch.long and weight.dtype == torch.float32
+
+
+def test_topk_before_symmetrisation_and_invariants():
+    ei, ns, nd = random_edges(3, num_src=20, num_dst=10, p=0.35)
+    topk = 2
+    out, weight = build_similarity(ei, ns, nd, topk=topk)
+    _, c, deg = dense_reference(ei.numpy(), ns, nd, "cosine", None, 1)
+    w = c / np.sqrt(np.outer(deg, deg).clip(min=1))
+    edges = set(map(tuple, out.t().tolist()))
+    own_topk = {}
+    for s in range(ns):
+        cands = [(-np.float32(w[s, t]), t) for t in range(ns) if t != s and c[s, t] > 0]
+        cands.sort()
+        own_topk[s] = {t for _, t in cands[:topk]}
+        assert all((s, t) in edges for t in own_topk[s])  # every node's own top-k is kept
+    # every kept edge is in the top-k of one of its ends
+    assert all(b in own_topk[a] or a in own_topk[b] for a, b in edges)
+    assert all(a != b for a, b in edges)  # no self loops
+    assert all((b, a) in edges for a, b in edges)  # symmetric
+    got = dict(zip(map(tuple, out.t().tolist()), weight.tolist(), strict=True))
+    assert all(got[(a, b)] == got[(b, a)] for a, b in edges)
+    # sorted by (row 0, row 1)
+    keys = out[0] * ns + out[1]
+    assert bool((keys[1:] > keys[:-1]).all())
+
+
+def test_ties_break_by_smaller_index_and_do_not_depend_on_input_order():
+    # four users who all clicked the same single item: every pair has cosine 1
+    ei = torch.tensor([[3, 1, 0, 2], [0, 0, 0, 0]])
+    out, weight = build_similarity(ei, 4, 1, topk=1)
+    pairs = set(map(tuple, out.t().tolist()))
+    # 0 picks 1; 1, 2 and 3 each pick 0 -> star around 0
+    assert pairs == {(0, 1), (1, 0), (0, 2), (2, 0), (0, 3), (3, 0)}
+    assert torch.allclose(weight, torch.ones_like(weight))
+    out2, weight2 = build_similarity(ei[:, torch.tensor([2, 0, 3, 1])], 4, 1, topk=1)
+    assert out2.equal(out) and weight2.equal(weight)
+
+
+def test_float_ties_are_ties_of_the_stored_weight():
+    # user 0 shares 1 item with user 1 (deg 3) and with user 2 (deg 3): cosine equal
+    # user 0 also shares 1 item with user 3 (deg 2): strictly higher
+    ei = torch.tensor([[0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3], [0, 1, 2, 0, 3, 4, 1, 5, 6, 2, 7]])
+    out, weight = build_similarity(ei, 4, 8, topk=2)
+    got = dict(zip(map(tuple, out.t().tolist()), weight.tolist(), strict=True))
+    assert (0, 3) in got and (0, 1) in got  # 3 best, then the tie 1 vs 2 goes to 1
+    assert (0, 2) in got  # ... but user 2 selected user 0 itself: kept by the union
+    out1, _ = build_similarity(ei, 4, 8, topk=1)
+    assert set(map(tuple, out1.t().tolist())) == {(0, 3), (3, 0), (1, 0), (0, 1), (2, 0), (0, 2)}
+
+
+def test_chunking_does_not_change_the_result():
+    ei, ns, nd = random_edges(5, num_src=30, num_dst=15)
+    a = build_similarity(ei, ns, nd, topk=4)
+    b = build_similarity(ei, ns, nd, topk=4, chunk_nnz=1)
+    assert a[0].equal(b[0]) and a[1].equal(b[1])
+
+
+def test_duplicate_interactions_count_once_and_item_side():
+    ei = torch.tensor([[0, 0, 0, 1], [0, 0, 1, 1]])  # user 0 clicked item 0 twice
+    out, weight = build_similarity(ei, 2, 2, topk=5)
+    assert out.tolist() == [[0, 1], [1, 0]]
+    assert weight.tolist() == pytest.approx([1 / np.sqrt(2)] * 2)
+    # item–item: items 0 and 1 share user 0
+    out, weight = build_similarity(ei.flip(0), 2, 2, topk=5)
+    assert out.tolist() == [[0, 1], [1, 0]]
+    assert weight.tolist() == pytest.approx([1 / np.sqrt(2)] * 2)
+
+
+def test_empty_and_bad_arguments():
+    out, weight = build_similarity(torch.zeros(2, 0, dtype=torch.long), 3, 4)
+    assert out.shape == (2, 0) and weight.shape == (0,)
+    ei = torch.tensor([[0], [0]])
+    with pytest.raises(InputError, match="unknown similarity measure 'pearson'"):
+        build_similarity(ei, 1, 1, measure="pearson")
+    with pytest.raises(InputError, match="topk"):
+        build_similarity(ei, 1, 1, topk=0)
+    with pytest.raises(InputError, match="min_support"):
+        build_similarity(ei, 1, 1, min_support=0)
