@@ -23,15 +23,6 @@ from mogenet.nn.model import MultiTaskModel
 SHARED_HEAD_FIELDS = ("num_experts", "expert_channels", "tower_channels", "dropout")
 
 
-def head_class(name: str) -> type:
-    try:
-        return HEADS[name.lower()]
-    except KeyError:
-        raise InputError(
-            f"unknown model {name!r} (available: {', '.join(sorted(HEADS))})"
-        ) from None
-
-
 def build_model(
     config: ModelConfig,
     *,
@@ -40,7 +31,7 @@ def build_model(
     item_features: FeatureTable,
 ) -> MultiTaskModel:
     """A :class:`MultiTaskModel` for ``tasks`` over the nodes of the feature tables."""
-    cls = head_class(config.name)
+    cls = HEADS.get_class(config.name)
     user_encoder = NodeEncoder(
         num_nodes=user_features.num_nodes,
         embedding_dim=config.embedding_dim,
@@ -74,4 +65,11 @@ def build_loss(config: LossConfig, *, tasks: Sequence[str]) -> MultiTaskLoss:
         unknown = [t for t in config.weights if t not in tasks]
         if unknown:
             raise InputError(f"loss.weights names unknown task(s): {', '.join(unknown)}")
-    return MultiTaskLoss(tasks=tuple(tasks), weighting=config.weighting, weights=config.weights)
+    if config.weights is not None and config.weighting != "fixed":
+        raise InputError("loss.weights needs loss.weighting=fixed")
+    return MultiTaskLoss(
+        tasks=tuple(tasks),
+        weighting=config.weighting,
+        weights=config.weights,
+        cooperative=config.cooperative,
+    )

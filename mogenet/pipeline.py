@@ -23,7 +23,7 @@ from mogenet.datasets.log import ITEM, USER, InteractionLog
 from mogenet.datasets.negatives import sample_negatives
 from mogenet.datasets.readers import (
     CsvSchema,
-    check_same_columns,
+    check_same_header,
     read_features,
     read_log,
     read_pairs,
@@ -111,11 +111,9 @@ def read_train_valid(
     train: str | os.PathLike, valid: str | os.PathLike, tasks: tuple[str, ...] | None
 ) -> tuple[InteractionLog, InteractionLog]:
     """Read the training and validation logs and check that their columns agree."""
+    check_same_header(train, valid)
     schema = CsvSchema(tasks=tasks)
-    train_log = read_log(train, schema)
-    valid_log = read_log(valid, schema)
-    check_same_columns(train_log, valid_log)
-    return train_log, valid_log
+    return read_log(train, schema), read_log(valid, schema)
 
 
 def train(

@@ -122,6 +122,8 @@ class Trainer:
     def __init__(self, *, model: nn.Module, loss: nn.Module, config: TrainConfig) -> None:
         self.config = config
         self.device = resolve_device(config.device)
+        if config.cpu_threads > 0:
+            torch.set_num_threads(config.cpu_threads)
         self.model = model.to(self.device)
         self.loss = loss.to(self.device)
         groups = [{"params": list(self.model.parameters()), "weight_decay": config.weight_decay}]

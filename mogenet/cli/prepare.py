@@ -26,8 +26,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParse
         "prepare",
         help="convert a public dataset's raw files into mogenet CSVs",
         description=(
-            "Convert a public dataset's raw files (as published) into mogenet CSVs: "
-            "interactions.csv (wide form) and, where the data has them, users.csv, "
+            "Convert a public dataset's raw files (as published) into mogenet CSVs:\n"
+            "interactions.csv (wide form) and, where the data has them, users.csv,\n"
             "items.csv and the official train.csv/test.csv.\n\ndatasets:\n" + listing
         ),
         epilog="options per dataset, source and terms: datasets/NAME.md",
@@ -77,9 +77,7 @@ def parse_options(items: list[str], accepted: dict[str, Any], *, dataset: str) -
         if not sep or not key:
             raise InputError(f"--option takes KEY=VALUE, got {item!r}")
         if key not in accepted:
-            raise InputError(
-                f"'{dataset}' has no option {key!r}; it accepts {', '.join(accepted)}"
-            )
+            raise InputError(f"'{dataset}' has no option {key!r}; it accepts {', '.join(accepted)}")
         options[key] = _coerce(key, text, accepted[key])
     return options
 

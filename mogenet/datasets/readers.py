@@ -182,7 +182,7 @@ def _parse_timestamps(path: Path, line0: int, raw: pd.Series, column: str) -> np
                 column=column,
             )
         v = v.astype("float64")
-        v[dt.index] = dt.astype("int64") // 10**9
+        v[dt.index] = (dt - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(seconds=1)
     return v.to_numpy(dtype=np.float64).astype(np.int64)
 
 
@@ -403,31 +403,26 @@ def read_features(path: str | os.PathLike, *, id_column: str) -> pd.DataFrame:
     return table
 
 
-def check_same_columns(reference: InteractionLog, other: InteractionLog) -> None:
-    """Raise if ``other`` (a valid/test log) lacks tasks or optional columns of ``reference``."""
-    for t in reference.tasks:
-        if t not in other.tasks:
+def check_same_header(reference: str | os.PathLike, other: str | os.PathLike) -> None:
+    """Raise if ``other`` (a valid/test file) has other columns than ``reference`` (train).
+
+    Column order may differ; a missing or an extra column is an error naming it.
+    """
+    ref, oth = read_header(reference), read_header(other)
+    for c in ref:
+        if c not in oth:
             raise InputError(
-                f"columns differ from the training file {reference.source}: task missing",
-                file=other.source,
+                f"columns differ from the training file {reference}: column missing",
+                file=other,
                 row=1,
-                column=t,
+                column=c,
             )
-    for t in other.tasks:
-        if t not in reference.tasks:
+    for c in oth:
+        if c not in ref:
             raise InputError(
-                f"columns differ from the training file {reference.source}: "
-                "label column not in the training file",
-                file=other.source,
-                row=1,
-                column=t,
-            )
-    for c in (TIMESTAMP, SCENARIO):
-        if (c in reference.frame.columns) != (c in other.frame.columns):
-            which = "missing" if c in reference.frame.columns else "unexpected"
-            raise InputError(
-                f"columns differ from the training file {reference.source}: {which}",
-                file=other.source,
+                f"columns differ from the training file {reference}: "
+                "column not in the training file",
+                file=other,
                 row=1,
                 column=c,
             )

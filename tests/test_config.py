@@ -1,0 +1,40 @@
+import pytest
+
+from mogenet.config import RunConfig
+from mogenet.errors import InputError
+
+
+def test_yaml_round_trip(tmp_path):
+    cfg = RunConfig().override(["train.lr=0.01", "model.expert_channels=[8, 4]", "tasks=[click,buy]"])
+    p = tmp_path / "c.yaml"
+    p.write_text(cfg.to_yaml())
+    back = RunConfig.from_yaml(p)
+    assert back == cfg
+    assert back.model.expert_channels == (8, 4) and back.tasks == ("click", "buy")
+
+
+@pytest.mark.parametrize(
+    "assignment, message",
+    [
+        ("train.lrr=1", "unknown setting 'lrr'"),
+        ("trainer.lr=1", "unknown setting 'trainer'"),
+        ("train.epochs=abc", "expected int"),
+        ("train.epochs=1.5", "expected an integer"),
+        ("train.lr", "key=value"),
+    ],
+)
+def test_bad_overrides(assignment, message):
+    with pytest.raises(InputError, match=message):
+        RunConfig().override([assignment])
+
+
+def test_head_options_accept_new_keys():
+    cfg = RunConfig().override(["model.head_options.num_levels=2"])
+    assert cfg.model.head_options == {"num_levels": 2}
+
+
+def test_bad_yaml(tmp_path):
+    p = tmp_path / "c.yaml"
+    p.write_text("- just\n- a list\n")
+    with pytest.raises(InputError, match="mapping"):
+        RunConfig.from_yaml(p)

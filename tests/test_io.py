@@ -1,0 +1,43 @@
+import pytest
+
+from mogenet.errors import InputError
+from mogenet.io import atomic_dir, atomic_path
+
+
+def test_atomic_path_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "out.txt"
+    target.write_text("old")
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("boom")
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_atomic_dir_replaces_only_its_own_kind(tmp_path):
+    d = tmp_path / "graphs"
+    with atomic_dir(d, marker="meta.json") as tmp:
+        (tmp / "meta.json").write_text("{}")
+    with atomic_dir(d, marker="meta.json") as tmp:  # an earlier output: replaced
+        (tmp / "meta.json").write_text('{"v": 2}')
+    assert (d / "meta.json").read_text() == '{"v": 2}'
+    other = tmp_path / "home"
+    other.mkdir()
+    (other / "notes.txt").write_text("keep")
+    with pytest.raises(InputError, match="refusing to overwrite"):
+        with atomic_dir(other, marker="meta.json"):
+            pass
+    assert (other / "notes.txt").read_text() == "keep"
+
+
+def test_atomic_dir_keeps_old_content_on_failure(tmp_path):
+    d = tmp_path / "run"
+    with atomic_dir(d, marker="run.json") as tmp:
+        (tmp / "run.json").write_text("1")
+    with pytest.raises(RuntimeError):
+        with atomic_dir(d, marker="run.json") as tmp:
+            (tmp / "run.json").write_text("2")
+            raise RuntimeError
+    assert (d / "run.json").read_text() == "1"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
