@@ -82,6 +82,8 @@ def test_missing_raw_dir_and_unknown_option(tmp_path):
         prepare("taobao", tmp_path / "nope", tmp_path / "out")
     with pytest.raises(InputError, match="unknown option"):
         prepare("taobao", tmp_path, tmp_path / "out", bogus=1)
+    with pytest.raises(InputError, match="chunksize must be"):
+        prepare("gowalla", tmp_path, tmp_path / "out", chunksize=0)
     with pytest.raises(InputError, match="unknown public dataset"):
         prepare("nope", tmp_path, tmp_path / "out")
 

@@ -72,6 +72,8 @@ class Preparer:
                 f"unknown option(s) {', '.join(unknown)} for '{self.name}'; "
                 f"it accepts {', '.join(known) or 'none'}"
             )
+        if options.get("chunksize", 1) < 1:
+            raise InputError(f"chunksize must be ≥ 1, got {options['chunksize']}")
         raw_dir, out_dir = Path(raw_dir), Path(out_dir)
         if not raw_dir.is_dir():
             raise InputError(
