@@ -43,7 +43,9 @@ def _write(directory: Path, stem: str, id_column: str, ids: list[str], vectors: 
     (directory / f"{stem}.ids.txt").write_text("".join(f"{i}\n" for i in ids))
 
 
-def export_embeddings(run_dir: str | os.PathLike, out: str | os.PathLike, *, batch_size: int = 65536) -> dict:
+def export_embeddings(
+    run_dir: str | os.PathLike, out: str | os.PathLike, *, batch_size: int = 65536
+) -> dict:
     """Export embeddings of a run into ``out`` (created atomically). Returns a summary."""
     run = Run.load(run_dir)
     model = run.model()

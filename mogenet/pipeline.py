@@ -232,7 +232,9 @@ def evaluate(
     return rows
 
 
-def write_metrics(path: str | os.PathLike, rows: dict[str, Any], run_dir: str | os.PathLike, data) -> None:
+def write_metrics(
+    path: str | os.PathLike, rows: dict[str, Any], run_dir: str | os.PathLike, data
+) -> None:
     """Metrics JSON: ``{task: model metrics, …, "baselines": {...}, "run": {...}}``."""
     info = Run.load(run_dir).info
     doc = {**rows["model"], "baselines": {k: v for k, v in rows.items() if k != "model"}}

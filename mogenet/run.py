@@ -102,7 +102,9 @@ class Run:
         write_json(d / "run.json", info)
         with atomic_path(d / "model.pt") as tmp:
             torch.save(self.state, tmp)
-        write_json(d / "id_maps.json", {"users": self.user_map.to_list(), "items": self.item_map.to_list()})
+        write_json(
+            d / "id_maps.json", {"users": self.user_map.to_list(), "items": self.item_map.to_list()}
+        )
         with atomic_path(d / "features.pt") as tmp:
             torch.save(
                 {"user": self.user_features.state_dict(), "item": self.item_features.state_dict()},
@@ -120,9 +122,7 @@ class Run:
             raise InputError("run directory not found", file=d)
         missing = [f for f in RUN_FILES if not (d / f).exists()]
         if missing:
-            raise InputError(
-                f"not a mogenet run directory (missing {', '.join(missing)})", file=d
-            )
+            raise InputError(f"not a mogenet run directory (missing {', '.join(missing)})", file=d)
         try:
             config = RunConfig.from_yaml(d / "config.yaml")
             info = json.loads((d / "run.json").read_text())

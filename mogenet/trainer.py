@@ -217,7 +217,9 @@ class Trainer:
 
     def predict(self, examples: Examples) -> dict[str, np.ndarray]:
         """Probabilities per task for every example, in example order."""
-        return predict(self.model, examples, batch_size=self.config.eval_batch_size, device=self.device)
+        return predict(
+            self.model, examples, batch_size=self.config.eval_batch_size, device=self.device
+        )
 
     def evaluate(self, examples: Examples) -> dict[str, dict[str, float]]:
         """Per-task AUC / GAUC / logloss of the current model on ``examples``."""

@@ -5,7 +5,9 @@ from mogenet.errors import InputError
 
 
 def test_yaml_round_trip(tmp_path):
-    cfg = RunConfig().override(["train.lr=0.01", "model.expert_channels=[8, 4]", "tasks=[click,buy]"])
+    cfg = RunConfig().override(
+        ["train.lr=0.01", "model.expert_channels=[8, 4]", "tasks=[click,buy]"]
+    )
     p = tmp_path / "c.yaml"
     p.write_text(cfg.to_yaml())
     back = RunConfig.from_yaml(p)

@@ -5,9 +5,8 @@ import pandas as pd
 import pytest
 import torch
 
-from mogenet.config import ModelConfig, TrainConfig
 from mogenet.build import build_loss, build_model
-from mogenet.config import LossConfig
+from mogenet.config import LossConfig, ModelConfig, TrainConfig
 from mogenet.datasets import IdMap, InteractionLog
 from mogenet.datasets.features import FeatureTable
 from mogenet.errors import InputError, TrainingError
@@ -20,10 +19,17 @@ def learnable_examples(n=2000, seed=0):
     rng = np.random.default_rng(seed)
     u, i = rng.integers(0, 50, n), rng.integers(0, 20, n)
     frame = pd.DataFrame(
-        {"user_id": u.astype(str), "item_id": i.astype(str), "click": (u + 1) % 2, "buy": ((u + 1) % 2) * (i < 5)}
+        {
+            "user_id": u.astype(str),
+            "item_id": i.astype(str),
+            "click": (u + 1) % 2,
+            "buy": ((u + 1) % 2) * (i < 5),
+        }
     )
     log = InteractionLog(frame, ("click", "buy"))
-    return Examples.from_log(log, IdMap([str(k) for k in range(50)]), IdMap([str(k) for k in range(20)]))
+    return Examples.from_log(
+        log, IdMap([str(k) for k in range(50)]), IdMap([str(k) for k in range(20)])
+    )
 
 
 def make_trainer(seed=0, epochs=3, weighting="uncertainty", lr=1e-2):
@@ -46,7 +52,9 @@ def test_fit_learns_and_restores_best_epoch():
     assert len(result.history) == 4
     assert result.best_metrics["click"]["auc"] > 0.9
     # the restored weights are those of the best epoch
-    assert trainer.evaluate(valid)["click"]["auc"] == pytest.approx(result.best_metrics["click"]["auc"])
+    assert trainer.evaluate(valid)["click"]["auc"] == pytest.approx(
+        result.best_metrics["click"]["auc"]
+    )
     weights = result.history[-1].task_weights
     assert set(weights) == {"click", "buy"} and all(w > 0 for w in weights.values())
 
@@ -55,7 +63,9 @@ def test_same_seed_same_history():
     runs = []
     for _ in range(2):
         trainer = make_trainer(seed=5, epochs=2)
-        runs.append([r.valid for r in trainer.fit(learnable_examples(), learnable_examples(300, 1)).history])
+        runs.append(
+            [r.valid for r in trainer.fit(learnable_examples(), learnable_examples(300, 1)).history]
+        )
     assert runs[0] == runs[1]
 
 

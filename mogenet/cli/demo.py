@@ -15,11 +15,13 @@ from mogenet.cli.common import show_warnings_briefly
 
 
 def add_parser(sub) -> None:
-    p = sub.add_parser("demo", help="run the whole pipeline on synthetic data (a few minutes on CPU)")
+    p = sub.add_parser(
+        "demo", help="run the whole pipeline on synthetic data (a few minutes on CPU)"
+    )
     p.add_argument("--out", default="mogenet_demo", metavar="DIR", help="default: ./mogenet_demo")
     p.add_argument("--preset", default="demo", help="synthetic size preset (tiny, demo, small, …)")
     p.add_argument("--model", default="mmoe", help="head name (default: mmoe)")
-    p.add_argument("--epochs", type=int, default=None)
+    p.add_argument("--epochs", type=int, default=20, help="maximum epochs (early stopping)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
@@ -44,7 +46,9 @@ def run(args) -> None:
     synth.write(data / "raw")
     step(f"synthetic data: {synth.log} -> {data / 'raw'}")
 
-    summary = pipeline.split_file(data / "raw" / "interactions.csv", data, by="time", seed=args.seed)
+    summary = pipeline.split_file(
+        data / "raw" / "interactions.csv", data, by="time", seed=args.seed
+    )
     parts = ", ".join(f"{k} {v['rows']}" for k, v in summary["parts"].items())
     step(f"split by time: {parts}")
 
@@ -56,9 +60,12 @@ def run(args) -> None:
     )
     step(f"graphs: {bundle}")
 
-    sets = [f"model.name={args.model}", f"train.device={args.device}", f"train.seed={args.seed}"]
-    if args.epochs is not None:
-        sets.append(f"train.epochs={args.epochs}")
+    sets = [
+        f"model.name={args.model}",
+        f"train.device={args.device}",
+        f"train.seed={args.seed}",
+        f"train.epochs={args.epochs}",
+    ]
     config = RunConfig().override(sets)
     _, result = pipeline.train(
         graphs=graphs,

@@ -19,7 +19,11 @@ def add_parser(sub) -> None:
     p.add_argument("--epochs", type=int)
     p.add_argument("--config", metavar="FILE.yaml", help="a RunConfig in YAML")
     p.add_argument(
-        "--set", action="append", default=[], metavar="KEY=VALUE", help="override, e.g. train.lr=1e-3"
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override, e.g. train.lr=1e-3",
     )
     p.add_argument("--seed", type=int)
     p.set_defaults(func=run)
@@ -49,7 +53,11 @@ def run(args) -> None:
     show_warnings_briefly()
     config = resolve_config(args)
     run_, result = pipeline.train(
-        graphs=args.graphs, train_path=args.train, valid_path=args.valid, out=args.out, config=config
+        graphs=args.graphs,
+        train_path=args.train,
+        valid_path=args.valid,
+        out=args.out,
+        config=config,
     )
     print(
         f"trained {config.model.name} for {len(result.history)} epoch(s); "

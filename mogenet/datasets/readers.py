@@ -269,7 +269,9 @@ def _read_wide(path: Path, header: list[str], schema: CsvSchema, chunk_rows: int
             {USER: chunk[schema.user].str.strip(), ITEM: chunk[schema.item].str.strip()}
         )
         if TIMESTAMP in optional:
-            part[TIMESTAMP] = _parse_timestamps(path, line0, chunk[schema.timestamp], schema.timestamp)
+            part[TIMESTAMP] = _parse_timestamps(
+                path, line0, chunk[schema.timestamp], schema.timestamp
+            )
         if SCENARIO in optional:
             part[SCENARIO] = chunk[schema.scenario].str.strip()
         part = pd.concat([part, _parse_labels(path, line0, chunk, tasks)], axis=1)
@@ -298,7 +300,9 @@ def _read_long(path: Path, header: list[str], schema: CsvSchema, chunk_rows: int
             }
         )
         if TIMESTAMP in optional:
-            part[TIMESTAMP] = _parse_timestamps(path, line0, chunk[schema.timestamp], schema.timestamp)
+            part[TIMESTAMP] = _parse_timestamps(
+                path, line0, chunk[schema.timestamp], schema.timestamp
+            )
         if SCENARIO in optional:
             part[SCENARIO] = chunk[schema.scenario].str.strip()
         parts.append(part)
@@ -310,7 +314,8 @@ def _read_long(path: Path, header: list[str], schema: CsvSchema, chunk_rows: int
     for t in tasks:
         if t not in behaviors:
             raise InputError(
-                f"task is not a behaviour of this long-form log (behaviours: {', '.join(behaviors)})",
+                "task is not a behaviour of this long-form log "
+                f"(behaviours: {', '.join(behaviors)})",
                 file=path,
                 column=schema.behavior,
             )
@@ -356,7 +361,9 @@ def read_pairs(path: str | os.PathLike, schema: CsvSchema | None = None) -> pd.D
     for line0, chunk in _chunks(path, [schema.user, schema.item], CHUNK_ROWS):
         _check_ids(path, line0, chunk, [schema.user, schema.item])
         parts.append(
-            pd.DataFrame({USER: chunk[schema.user].str.strip(), ITEM: chunk[schema.item].str.strip()})
+            pd.DataFrame(
+                {USER: chunk[schema.user].str.strip(), ITEM: chunk[schema.item].str.strip()}
+            )
         )
     if not parts or sum(len(p) for p in parts) == 0:
         raise InputError("no data rows (header only)", file=path, row=2)

@@ -48,7 +48,10 @@ CASES = {
     "nan_id": ("user_id,item_id,click\nu1,i1,1\nNaN,i2,0\n", ["line 3", "'user_id'", "NaN"]),
     "empty_id": ("user_id,item_id,click\nu1,i1,1\nu2,,0\n", ["line 3", "'item_id'", "empty"]),
     "binary_file": (b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00", ["log.csv", "binary"]),
-    "duplicate_header": ("user_id,item_id,click,click\nu1,i1,1,1\n", ["line 1", "'click'", "duplicate"]),
+    "duplicate_header": (
+        "user_id,item_id,click,click\nu1,i1,1,1\n",
+        ["line 1", "'click'", "duplicate"],
+    ),
     "bad_timestamp": (
         "user_id,item_id,timestamp,click\nu1,i1,5,1\nu1,i2,yesterday-ish,0\n",
         ["line 3", "'timestamp'"],
@@ -89,7 +92,9 @@ def test_duplicate_user_in_users_csv(tmp_path, capsys):
     users = write(tmp_path / "users.csv", "user_id,age\nu1,20\nu2,30\nu1,40\n")
     out = tmp_path / "graphs"
     code, err = run_cli(["build-graphs", log, "--out", out, "--users", users], capsys)
-    assert_one_line_error(code, err, "users.csv", "line 4", "'user_id'", "duplicate id 'u1'", "line 2")
+    assert_one_line_error(
+        code, err, "users.csv", "line 4", "'user_id'", "duplicate id 'u1'", "line 2"
+    )
     assert not out.exists()
 
 
@@ -110,13 +115,24 @@ def test_valid_columns_differ_from_train(tmp_path, capsys):
 def test_valid_with_extra_label_column(tmp_path, capsys):
     train = write(tmp_path / "train.csv", GOOD)
     valid = write(
-        tmp_path / "valid.csv", "user_id,item_id,timestamp,click,buy,fav\nu1,i3,5,1,0,0\nu2,i2,6,0,0,1\n"
+        tmp_path / "valid.csv",
+        "user_id,item_id,timestamp,click,buy,fav\nu1,i3,5,1,0,0\nu2,i2,6,0,0,1\n",
     )
     graphs = tmp_path / "graphs"
     assert main(["build-graphs", str(train), "--out", str(graphs)]) == 0
     capsys.readouterr()
     code, err = run_cli(
-        ["train", "--graphs", graphs, "--train", train, "--valid", valid, "--out", tmp_path / "run"],
+        [
+            "train",
+            "--graphs",
+            graphs,
+            "--train",
+            train,
+            "--valid",
+            valid,
+            "--out",
+            tmp_path / "run",
+        ],
         capsys,
     )
     assert_one_line_error(code, err, "valid.csv", "line 1", "'fav'", "not in the training file")
@@ -148,8 +164,19 @@ def test_unknown_users_in_valid_are_cold_start(tmp_path, capsys):
     assert main(["build-graphs", str(train), "--out", str(graphs)]) == 0
     run_dir = tmp_path / "run"
     code = main(
-        ["train", "--graphs", str(graphs), "--train", str(train), "--valid", str(valid),
-         "--out", str(run_dir), "--epochs", "1"]
+        [
+            "train",
+            "--graphs",
+            str(graphs),
+            "--train",
+            str(train),
+            "--valid",
+            str(valid),
+            "--out",
+            str(run_dir),
+            "--epochs",
+            "1",
+        ]
     )
     assert code == 0
     assert (run_dir / "model.pt").exists()

@@ -29,24 +29,64 @@ def test_demo_tiny(tmp_path, capsys):
 
 def test_pipeline_verbs(tiny_raw, tmp_path, capsys):
     data, graphs, run, emb = (tmp_path / n for n in ("data", "graphs", "run", "emb"))
-    assert main(["split", str(tiny_raw / "interactions.csv"), "--out", str(data), "--by", "time"]) == 0
+    assert (
+        main(["split", str(tiny_raw / "interactions.csv"), "--out", str(data), "--by", "time"]) == 0
+    )
     for part in ("train", "valid", "test"):
         assert (data / f"{part}.csv").exists()
-    assert main(
-        ["build-graphs", str(data / "train.csv"), "--out", str(graphs),
-         "--users", str(tiny_raw / "users.csv"), "--items", str(tiny_raw / "items.csv"),
-         "--topk", "5"]
-    ) == 0
+    assert (
+        main(
+            [
+                "build-graphs",
+                str(data / "train.csv"),
+                "--out",
+                str(graphs),
+                "--users",
+                str(tiny_raw / "users.csv"),
+                "--items",
+                str(tiny_raw / "items.csv"),
+                "--topk",
+                "5",
+            ]
+        )
+        == 0
+    )
     bundle = GraphBundle.load(graphs)
     for part in ("valid", "test"):  # the bundle passes the leakage check on held-out parts
         check_leakage(bundle, read_log(data / f"{part}.csv"), name=part)
 
-    assert main(
-        ["train", "--graphs", str(graphs), "--train", str(data / "train.csv"),
-         "--valid", str(data / "valid.csv"), "--out", str(run), "--epochs", "2",
-         "--tasks", "click,buy", "--set", "train.batch_size=256", "--seed", "3"]
-    ) == 0
-    for f in ("config.yaml", "run.json", "model.pt", "id_maps.json", "history.jsonl", "metrics.json"):
+    assert (
+        main(
+            [
+                "train",
+                "--graphs",
+                str(graphs),
+                "--train",
+                str(data / "train.csv"),
+                "--valid",
+                str(data / "valid.csv"),
+                "--out",
+                str(run),
+                "--epochs",
+                "2",
+                "--tasks",
+                "click,buy",
+                "--set",
+                "train.batch_size=256",
+                "--seed",
+                "3",
+            ]
+        )
+        == 0
+    )
+    for f in (
+        "config.yaml",
+        "run.json",
+        "model.pt",
+        "id_maps.json",
+        "history.jsonl",
+        "metrics.json",
+    ):
         assert (run / f).exists(), f
     info = json.loads((run / "run.json").read_text())
     assert info["tasks"] == ["click", "buy"] and info["seed"] == 3
@@ -65,7 +105,9 @@ def test_pipeline_verbs(tiny_raw, tmp_path, capsys):
     table = pd.read_csv(pred, dtype={"user_id": str, "item_id": str})
     test = pd.read_csv(data / "test.csv", dtype={"user_id": str, "item_id": str})
     assert list(table.columns) == ["user_id", "item_id", "p_click", "p_buy"]
-    assert (table["user_id"] == test["user_id"]).all() and (table["item_id"] == test["item_id"]).all()
+    assert (table["user_id"] == test["user_id"]).all() and (
+        table["item_id"] == test["item_id"]
+    ).all()
     assert table[["p_click", "p_buy"]].apply(lambda s: s.between(0, 1).all()).all()
 
     assert main(["export", str(run), "--out", str(emb)]) == 0
@@ -88,8 +130,17 @@ def test_train_refuses_a_leaking_valid_file(tiny_split, tiny_graphs, tmp_path, c
     leaky = pd.concat([valid, positive], ignore_index=True)
     leaky.to_csv(tmp_path / "valid.csv", index=False)
     code = main(
-        ["train", "--graphs", str(tiny_graphs), "--train", str(tiny_split / "train.csv"),
-         "--valid", str(tmp_path / "valid.csv"), "--out", str(tmp_path / "run")]
+        [
+            "train",
+            "--graphs",
+            str(tiny_graphs),
+            "--train",
+            str(tiny_split / "train.csv"),
+            "--valid",
+            str(tmp_path / "valid.csv"),
+            "--out",
+            str(tmp_path / "run"),
+        ]
     )
     err = capsys.readouterr().err
     assert code == 2 and "leak" in err.lower() and len(err.strip().splitlines()) == 1
@@ -125,10 +176,14 @@ def test_split_time_with_negatives(form, tmp_path, tiny_raw):
     else:
         log_path = tiny_raw / "interactions.csv"
     out = tmp_path / "split"
-    assert main(["split", str(log_path), "--out", str(out), "--by", "time", "--negatives", "2"]) == 0
+    assert (
+        main(["split", str(log_path), "--out", str(out), "--by", "time", "--negatives", "2"]) == 0
+    )
     parts = {p: read_log(out / f"{p}.csv") for p in ("train", "valid", "test")}
     full = read_log(log_path)
-    positives = set(map(tuple, full.frame.loc[full.positive_mask(), ["user_id", "item_id"]].to_numpy()))
+    positives = set(
+        map(tuple, full.frame.loc[full.positive_mask(), ["user_id", "item_id"]].to_numpy())
+    )
     for name, log in parts.items():
         neg = log.frame.loc[~log.positive_mask()]
         # sampled negatives never collide with any positive of the user in the whole log
@@ -145,11 +200,26 @@ def test_same_seed_same_metrics(tiny_split, tiny_graphs, tmp_path):
     results = []
     for k in range(2):
         run = tmp_path / f"run{k}"
-        assert main(
-            ["train", "--graphs", str(tiny_graphs), "--train", str(tiny_split / "train.csv"),
-             "--valid", str(tiny_split / "valid.csv"), "--out", str(run), "--epochs", "2",
-             "--seed", "7"]
-        ) == 0
+        assert (
+            main(
+                [
+                    "train",
+                    "--graphs",
+                    str(tiny_graphs),
+                    "--train",
+                    str(tiny_split / "train.csv"),
+                    "--valid",
+                    str(tiny_split / "valid.csv"),
+                    "--out",
+                    str(run),
+                    "--epochs",
+                    "2",
+                    "--seed",
+                    "7",
+                ]
+            )
+            == 0
+        )
         results.append(json.loads((run / "metrics.json").read_text()))
     for r in results:
         r.pop("run")

@@ -41,7 +41,14 @@ def test_chunked_reading_reports_the_right_line(tmp_path):
     with pytest.raises(InputError) as e:
         read_log(p, chunk_rows=7)
     assert e.value.row == 27 and e.value.column == "click"
-    assert len(read_log(write(tmp_path, "user_id,item_id,click\n" + rows[:-10], "ok.csv"), chunk_rows=7)) == 25
+    assert (
+        len(
+            read_log(
+                write(tmp_path, "user_id,item_id,click\n" + rows[:-10], "ok.csv"), chunk_rows=7
+            )
+        )
+        == 25
+    )
 
 
 def test_duplicates_merge_with_max(tmp_path):
@@ -65,8 +72,14 @@ def test_long_form_pivot(tmp_path):
     )
     log = read_log(p)
     assert log.tasks == ("buy", "cart", "pv")
-    rows = {(r.user_id, r.item_id): (r.timestamp, r.buy, r.cart, r.pv) for r in log.frame.itertuples()}
-    assert rows == {("u1", "i1"): (10, 1, 0, 1), ("u2", "i2"): (5, 0, 0, 1), ("u1", "i2"): (30, 0, 1, 0)}
+    rows = {
+        (r.user_id, r.item_id): (r.timestamp, r.buy, r.cart, r.pv) for r in log.frame.itertuples()
+    }
+    assert rows == {
+        ("u1", "i1"): (10, 1, 0, 1),
+        ("u2", "i2"): (5, 0, 0, 1),
+        ("u1", "i2"): (30, 0, 1, 0),
+    }
     only_buy = read_log(p, CsvSchema(tasks=("buy",)))
     assert len(only_buy) == 3 and only_buy.tasks == ("buy",)  # pv-only pairs stay as negatives
 

@@ -40,7 +40,7 @@ def test_types_and_repr(demo: SyntheticData) -> None:
     assert len(demo.users) == demo.config.num_users and len(demo.items) == demo.config.num_items
     assert set(f[USER]) <= set(demo.users[USER]) and set(f[ITEM]) <= set(demo.items[ITEM])
     assert (demo.items["price"] > 0).all() and (demo.users["activity"] > 0).all()
-    assert repr(demo).startswith("SyntheticData(InteractionLog(rows=30000")
+    assert repr(demo).startswith("SyntheticData(InteractionLog(rows=100000")
 
 
 def test_same_seed_byte_identical_files(tmp_path) -> None:
@@ -146,8 +146,8 @@ def test_custom_tasks_and_rates() -> None:
 def test_presets_and_validation() -> None:
     assert set(PRESETS) >= {"tiny", "demo", "small", "large"}
     demo = PRESETS["demo"]
-    assert 20_000 <= demo.num_interactions <= 40_000
-    assert demo.num_users == 2_000 and demo.num_items == 1_000
+    assert demo.num_interactions == 100_000
+    assert demo.num_users == 1_000 and demo.num_items == 500
     assert SyntheticConfig.preset("demo", seed=5).seed == 5
     assert PRESETS["demo"].seed == 0  # presets are not mutated by overrides
     with pytest.raises(InputError, match="unknown synthetic preset"):

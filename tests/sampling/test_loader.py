@@ -16,7 +16,9 @@ def make_examples(n=10):
         }
     )
     log = InteractionLog(frame, ("click", "buy"))
-    return Examples.from_log(log, IdMap([f"u{i}" for i in range(3)]), IdMap([f"i{i}" for i in range(n)]))
+    return Examples.from_log(
+        log, IdMap([f"u{i}" for i in range(3)]), IdMap([f"i{i}" for i in range(n)])
+    )
 
 
 def test_examples_encode_ids_and_cold_start():
