@@ -95,11 +95,15 @@ def build_graphs(
     items: str | os.PathLike | None = None,
     tasks: tuple[str, ...] | None = None,
     config: GraphConfig | None = None,
+    categorical: tuple[str, ...] = (),
 ) -> GraphBundle:
-    """Build the graph bundle of a training file (with optional feature tables) and save it."""
+    """Build the graph bundle of a training file (with optional feature tables) and save it.
+
+    ``categorical`` names feature columns to embed as categories even if numeric.
+    """
     log = read_log(train_path, CsvSchema(tasks=tasks))
-    user_table = read_features(users, id_column=USER) if users else None
-    item_table = read_features(items, id_column=ITEM) if items else None
+    user_table = read_features(users, id_column=USER, categorical=categorical) if users else None
+    item_table = read_features(items, id_column=ITEM, categorical=categorical) if items else None
     bundle = GraphBundle.build(
         log, config=config or GraphConfig(), users=user_table, items=item_table, source=train_path
     )

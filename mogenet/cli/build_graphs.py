@@ -15,6 +15,13 @@ def add_parser(sub) -> None:
     p.add_argument("--users", metavar="U.csv", help="user features (user_id + columns)")
     p.add_argument("--items", metavar="I.csv", help="item features (item_id + columns)")
     p.add_argument("--tasks", type=tasks_arg, help="label columns, comma separated (default: all)")
+    p.add_argument(
+        "--categorical",
+        type=tasks_arg,
+        default=(),
+        metavar="COL,COL",
+        help="feature columns to embed as categories even if numeric (e.g. brand ids)",
+    )
     p.add_argument("--similarity", default=GraphConfig.similarity, help="similarity measure")
     p.add_argument("--topk", type=int, default=GraphConfig.topk, help="similar neighbours per node")
     p.set_defaults(func=run)
@@ -30,6 +37,7 @@ def run(args) -> None:
         users=args.users,
         items=args.items,
         tasks=args.tasks,
+        categorical=args.categorical,
         config=GraphConfig(similarity=args.similarity, topk=args.topk),
     )
     print(f"graphs written to {args.out}")

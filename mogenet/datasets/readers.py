@@ -370,11 +370,15 @@ def read_pairs(path: str | os.PathLike, schema: CsvSchema | None = None) -> pd.D
     return pd.concat(parts, ignore_index=True)
 
 
-def read_features(path: str | os.PathLike, *, id_column: str) -> pd.DataFrame:
+def read_features(
+    path: str | os.PathLike, *, id_column: str, categorical: tuple[str, ...] = ()
+) -> pd.DataFrame:
     """Read a ``users.csv`` / ``items.csv`` feature table (one row per id).
 
     Ids are strings; other columns are returned numeric where every value parses as
-    a number, else as strings (categorical).
+    a number, else as strings (categorical).  Columns named in ``categorical`` stay
+    strings even when they hold numbers (integer-coded categories such as brand
+    ids); names not in this file are ignored, so one list can serve both tables.
 
     Raises:
         InputError: missing id column, empty/NaN id, duplicate id (naming both lines).
@@ -402,7 +406,7 @@ def read_features(path: str | os.PathLike, *, id_column: str) -> pd.DataFrame:
             column=id_column,
         )
     for c in header:
-        if c == id_column:
+        if c == id_column or c in categorical:
             continue
         s = table[c].replace("", np.nan)
         num = pd.to_numeric(s, errors="coerce")

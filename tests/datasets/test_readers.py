@@ -115,3 +115,9 @@ def test_undecodable_text(tmp_path):
     p.write_bytes("user_id,item_id,click\nu\xe9,i1,1\n".encode("latin-1") + b"x" * 10)
     with pytest.raises(InputError, match="UTF-8"):
         read_log(p)
+
+
+def test_declared_categorical_columns_stay_strings(tmp_path):
+    p = write(tmp_path, "item_id,brand,price\ni1,17,9.5\ni2,04,3.0\n", "items.csv")
+    t = read_features(p, id_column="item_id", categorical=("brand", "not_here"))
+    assert t["brand"].tolist() == ["17", "04"] and t["price"].dtype.kind == "f"
