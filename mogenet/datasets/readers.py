@@ -133,14 +133,13 @@ def _chunks(path: Path, usecols: list[str], chunk_rows: int) -> Iterator[tuple[i
         raise InputError(f"not a UTF-8 text CSV file ({e.reason})", file=path) from None
 
 
-def _require_columns(path: Path, header: list[str], required: list[str]) -> None:
+def _require_columns(
+    path: Path, header: list[str], required: list[str], problem: str = "missing required column"
+) -> None:
     for c in required:
         if c not in header:
             raise InputError(
-                f"missing required column (header has: {', '.join(header)})",
-                file=path,
-                row=1,
-                column=c,
+                f"{problem} (header has: {', '.join(header)})", file=path, row=1, column=c
             )
 
 
@@ -244,14 +243,7 @@ def _optional(header: list[str], schema: CsvSchema) -> dict[str, str]:
 def _read_wide(path: Path, header: list[str], schema: CsvSchema, chunk_rows: int) -> InteractionLog:
     _require_columns(path, header, [schema.user, schema.item])
     tasks = list(schema.tasks) if schema.tasks else infer_tasks(header, schema)
-    for t in tasks:
-        if t not in header:
-            raise InputError(
-                f"task not found in header (header has: {', '.join(header)})",
-                file=path,
-                row=1,
-                column=t,
-            )
+    _require_columns(path, header, tasks, "task not found in header")
     if not tasks:
         raise InputError(
             "no label columns: expected one 0/1 column per task after the id columns",

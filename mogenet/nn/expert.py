@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from torch import nn
 from torch_geometric.nn import MLP
 
 # Per-example normalisation: PyG's LayerNorm defaults to mode="graph" (whole batch).
@@ -96,4 +97,24 @@ def tower_mlp(
         norm_kwargs=_NORM_KWARGS.get(norm),
         dropout=[float(dropout)] * (len(channel_list) - 2) + [0.0],
         plain_last=True,
+    )
+
+
+def task_towers(
+    *,
+    tasks: Sequence[str],
+    in_channels: int,
+    channels: Sequence[int] = (),
+    act: str | None = "relu",
+    norm: str | None = None,
+    dropout: float = 0.0,
+) -> nn.ModuleDict:
+    """One :func:`tower_mlp` per task, keyed by task name (what every head ends with)."""
+    return nn.ModuleDict(
+        {
+            task: tower_mlp(
+                in_channels=in_channels, channels=channels, act=act, norm=norm, dropout=dropout
+            )
+            for task in tasks
+        }
     )

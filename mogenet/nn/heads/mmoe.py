@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from mogenet.nn.expert import expert_mlp, tower_mlp
+from mogenet.nn.expert import expert_mlp, task_towers
 from mogenet.nn.gate import Gate
 from mogenet.nn.heads.base import MultiTaskHead
 from mogenet.nn.output import HeadOutput
@@ -75,17 +75,13 @@ class MMoE(MultiTaskHead):
         self.gates = nn.ModuleDict(
             {t: Gate(in_channels=in_channels, num_experts=num_experts) for t in self.tasks}
         )
-        self.towers = nn.ModuleDict(
-            {
-                t: tower_mlp(
-                    in_channels=self.expert_channels[-1],
-                    channels=self.tower_channels,
-                    act=act,
-                    norm=norm,
-                    dropout=dropout,
-                )
-                for t in self.tasks
-            }
+        self.towers = task_towers(
+            tasks=self.tasks,
+            in_channels=self.expert_channels[-1],
+            channels=self.tower_channels,
+            act=act,
+            norm=norm,
+            dropout=dropout,
         )
         self.reset_parameters()
 

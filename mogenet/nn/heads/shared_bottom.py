@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import Tensor, nn
+from torch import Tensor
 
-from mogenet.nn.expert import expert_mlp, tower_mlp
+from mogenet.nn.expert import expert_mlp, task_towers
 from mogenet.nn.heads.base import MultiTaskHead
 from mogenet.nn.output import HeadOutput
 from mogenet.nn.resolver import register_head
@@ -60,17 +60,13 @@ class SharedBottom(MultiTaskHead):
             norm=norm,
             dropout=dropout,
         )
-        self.towers = nn.ModuleDict(
-            {
-                t: tower_mlp(
-                    in_channels=self.bottom_channels[-1],
-                    channels=self.tower_channels,
-                    act=act,
-                    norm=norm,
-                    dropout=dropout,
-                )
-                for t in self.tasks
-            }
+        self.towers = task_towers(
+            tasks=self.tasks,
+            in_channels=self.bottom_channels[-1],
+            channels=self.tower_channels,
+            act=act,
+            norm=norm,
+            dropout=dropout,
         )
         self.reset_parameters()
 
