@@ -15,6 +15,7 @@ weightings are small modules registered by name in :data:`WEIGHTINGS`
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -51,7 +52,7 @@ class LossOutput:
     terms: dict[str, Tensor] = field(default_factory=dict)
 
 
-class TaskWeighting(nn.Module):
+class TaskWeighting(nn.Module, ABC):
     """Combines per-task losses into one scalar; subclasses register in
     :data:`WEIGHTINGS`.
 
@@ -64,12 +65,13 @@ class TaskWeighting(nn.Module):
         super().__init__()
         self.tasks = check_tasks(tasks)
 
+    @abstractmethod
     def forward(self, per_task: dict[str, Tensor]) -> Tensor:
-        raise NotImplementedError
+        """Per-task losses → the weighted total."""
 
+    @abstractmethod
     def task_weights(self) -> dict[str, Tensor]:
         """Task name → current (detached) scalar weight of its loss."""
-        raise NotImplementedError
 
     def reset_parameters(self) -> None:
         pass
