@@ -26,14 +26,32 @@ class GraphConfig:
 
     Args:
         similarity: collaborative-similarity measure over co-interactions
-            (``cosine``; later also ``jaccard``, ``cooccur``).
+            (``cosine``, ``jaccard``, ``cooccur``; see ``mogenet.graphs.similarity``).
         topk: neighbours kept per node in the user–user / item–item graphs.
         min_support: minimum number of common interactions for a similarity edge.
+        hub_cap: at most this many interactions of one node enter the similarity
+            of the other side (an item with 10^5 users would otherwise create
+            10^10 user pairs); a seeded uniform sample is kept.  ``None`` = no cap.
+        behavior_weights: task → weight of that behaviour in the similarity
+            (behaviour-weighted variant, e.g. ``{click: 1, buy: 4}``); an edge
+            weighs the sum over the behaviours it has.  ``None`` = binary.
+        per_behavior_edges: also store one bipartite edge type per behaviour.
+        seed: seeds the hub sampling.
+        device: where similarity is computed (``cpu`` or ``cuda``).
+        num_threads: CPU worker threads for similarity blocks (0 = all cores).
+        chunk_nnz: bound on the partial products of one block (peak memory).
     """
 
     similarity: str = "cosine"
     topk: int = 10
     min_support: int = 1
+    hub_cap: int | None = 300
+    behavior_weights: dict[str, float] | None = None
+    per_behavior_edges: bool = False
+    seed: int = 0
+    device: str = "cpu"
+    num_threads: int = 0
+    chunk_nnz: int = 1 << 22
 
 
 @dataclass
