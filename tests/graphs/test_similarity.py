@@ -4,6 +4,7 @@ import torch
 
 from mogenet.errors import InputError
 from mogenet.graphs import SIMILARITIES, build_similarity
+from mogenet.graphs.similarity import cap_hubs
 
 
 def dense_reference(edge_index, num_src, num_dst, measure, topk, min_support):
@@ -131,3 +132,116 @@ def test_empty_and_bad_arguments():
         build_similarity(ei, 1, 1, topk=0)
     with pytest.raises(InputError, match="min_support"):
         build_similarity(ei, 1, 1, min_support=0)
+
+
+def weighted_reference(src, dst, w, num_src, num_dst, measure, topk, min_support):
+    """Brute force for the behaviour-weighted variant: {(a, b): weight}."""
+    a = np.zeros((num_src, num_dst))
+    a[src, dst] = w
+    dot, count = a @ a.T, (a > 0).astype(float) @ (a > 0).T.astype(float)
+    norm = (a * a).sum(1)
+    fn = {
+        "cosine": lambda d, x, y: d / np.sqrt(x * y),
+        "jaccard": lambda d, x, y: d / (x + y - d),
+        "cooccur": lambda d, x, y: d,
+    }[measure]
+    selected = {}
+    for s in range(num_src):
+        cands = [
+            (-np.float32(fn(dot[s, t], norm[s], norm[t])), t)
+            for t in range(num_src)
+            if t != s and count[s, t] >= max(min_support, 1)
+        ]
+        for negw, t in sorted(cands)[:topk]:
+            pair = (min(s, t), max(s, t))
+            selected.setdefault(pair, -float(negw))
+    return selected
+
+
+@pytest.mark.parametrize("measure", sorted(SIMILARITIES))
+@pytest.mark.parametrize("min_support", [1, 2])
+def test_behaviour_weighted_matches_reference(measure, min_support):
+    ei, ns, nd = random_edges(3, num_src=14, num_dst=10, p=0.35)
+    rng = np.random.default_rng(0)
+    w = rng.choice([1.0, 2.0, 4.0], ei.shape[1])  # e.g. click 1, cart 2, buy 4
+    out, weight = build_similarity(
+        ei, ns, nd, measure=measure, topk=2, min_support=min_support, edge_weight=torch.tensor(w)
+    )
+    ref = weighted_reference(*ei.numpy(), w, ns, nd, measure, 2, min_support)
+    got = {
+        (a, b): x
+        for (a, b), x in zip(map(tuple, out.t().tolist()), weight.tolist(), strict=True)
+        if a < b
+    }
+    assert set(got) == set(ref)
+    for key, x in ref.items():
+        assert got[key] == pytest.approx(x, rel=1e-6)
+
+
+def test_weights_change_the_ranking():
+    # user 0 clicked item 0 and bought item 1; user 1 bought item 0; user 2 bought item 1
+    # and clicked item 2 — with purchases weighing 4, user 0 resembles user 2 more
+    ei = torch.tensor([[0, 0, 1, 2, 2], [0, 1, 0, 1, 2]])
+
+    def weights(**kw):
+        out, w = build_similarity(ei, 3, 3, topk=None, **kw)
+        return dict(zip(map(tuple, out.t().tolist()), w.tolist(), strict=True))
+
+    binary = weights()
+    weighted = weights(edge_weight=torch.tensor([1.0, 4, 4, 4, 1]))
+    assert binary[(0, 1)] == pytest.approx(1 / np.sqrt(2)) and binary[(0, 2)] == pytest.approx(0.5)
+    assert weighted[(0, 1)] == pytest.approx(4 / np.sqrt(17 * 16))
+    assert weighted[(0, 2)] == pytest.approx(16 / 17)
+
+
+def test_bad_edge_weights():
+    ei = torch.tensor([[0, 1], [0, 0]])
+    with pytest.raises(InputError, match="> 0"):
+        build_similarity(ei, 2, 1, edge_weight=torch.tensor([1.0, 0.0]))
+    with pytest.raises(InputError, match="hub_cap"):
+        build_similarity(ei, 2, 1, hub_cap=0)
+
+
+def test_hub_cap_keeps_a_seeded_uniform_sample():
+    rng = np.random.default_rng(0)
+    dst = rng.integers(0, 5, 4000)
+    dst[:1000] = 0  # a hub
+    keep = cap_hubs(dst, 50, seed=1)
+    counts = np.bincount(dst[keep], minlength=5)
+    assert (counts == np.minimum(np.bincount(dst), 50)).all()
+    assert (cap_hubs(dst, 50, seed=1) == keep).all()
+    assert (cap_hubs(dst, 50, seed=2) != keep).any()
+    assert cap_hubs(dst, 10_000, seed=1).all()  # no hub: everything kept
+    # uniform: over many seeds each edge of the hub is kept about cap/deg of the time
+    hub = np.flatnonzero(dst == 0)
+    freq = np.mean([cap_hubs(dst, 50, seed=s)[hub] for s in range(200)], axis=0)
+    expected = 50 / len(hub)
+    assert abs(freq.mean() - expected) < 1e-9  # exactly cap per draw
+    assert freq.std() < 3 * np.sqrt(expected * (1 - expected) / 200)
+
+
+def test_hub_cap_equals_reference_on_the_capped_matrix():
+    ei, ns, nd = random_edges(5, num_src=30, num_dst=6, p=0.6)
+    out, weight = build_similarity(ei, ns, nd, topk=3, hub_cap=8, seed=4)
+    kept = ei[:, torch.from_numpy(cap_hubs(ei[1].numpy(), 8, seed=4))]
+    assert np.bincount(kept[1].numpy()).max() <= 8
+    ref, _, _ = dense_reference(kept.numpy(), ns, nd, "cosine", 3, 1)
+    got = dict(zip(map(tuple, out.t().tolist()), weight.tolist(), strict=True))
+    assert set(got) == set(ref)
+
+
+def test_threads_and_blocks_do_not_change_the_result():
+    ei, ns, nd = random_edges(7, num_src=60, num_dst=40, p=0.2)
+    ref = build_similarity(ei, ns, nd, topk=4, num_threads=1)
+    for kwargs in ({"num_threads": 2, "chunk_nnz": 50}, {"num_threads": 2, "chunk_nnz": 1}):
+        out = build_similarity(ei, ns, nd, topk=4, **kwargs)
+        assert torch.equal(out[0], ref[0]) and torch.equal(out[1], ref[1])
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_equals_cpu():
+    ei, ns, nd = random_edges(8, num_src=200, num_dst=80, p=0.1)
+    cpu = build_similarity(ei, ns, nd, topk=5, hub_cap=20)
+    gpu = build_similarity(ei, ns, nd, topk=5, hub_cap=20, device="cuda")
+    assert torch.equal(cpu[0], gpu[0]) and torch.allclose(cpu[1], gpu[1])
