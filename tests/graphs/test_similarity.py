@@ -4,7 +4,7 @@ import torch
 
 from mogenet.errors import InputError
 from mogenet.graphs import SIMILARITIES, build_similarity
-from mogenet.graphs.similarity import cap_hubs
+from mogenet.graphs.similarity import _products, cap_hubs
 
 
 def dense_reference(edge_index, num_src, num_dst, measure, topk, min_support):
@@ -245,3 +245,19 @@ def test_cuda_equals_cpu():
     cpu = build_similarity(ei, ns, nd, topk=5, hub_cap=20)
     gpu = build_similarity(ei, ns, nd, topk=5, hub_cap=20, device="cuda")
     assert torch.equal(cpu[0], gpu[0]) and torch.allclose(cpu[1], gpu[1])
+
+
+def test_torch_product_branch_equals_scipy():
+    """The PyTorch sparse product (the CUDA path) gives SciPy's products, block by block."""
+    ei, ns, nd = random_edges(9, num_src=40, num_dst=25, p=0.2)
+    key = np.unique(ei[0].numpy() * nd + ei[1].numpy())
+    src, dst = key // nd, key % nd
+    val = np.random.default_rng(0).choice([1.0, 2.0], len(src)).astype(np.float32)
+    cpu = torch.device("cpu")
+    scipy_p = _products(src, dst, val, (ns, nd), cpu, use_torch=False)
+    torch_p = _products(src, dst, val, (ns, nd), cpu, use_torch=True)
+    for start, end in [(0, 7), (7, 30), (30, 40)]:
+        (c1, i1, v1), (c2, i2, v2) = scipy_p(start, end), torch_p(start, end)
+        d1 = torch.sparse_csr_tensor(c1, i1.long(), v1, size=(end - start, ns)).to_dense()
+        d2 = torch.sparse_csr_tensor(c2, i2.long(), v2, size=(end - start, ns)).to_dense()
+        assert torch.equal(d1, d2)
