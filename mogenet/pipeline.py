@@ -31,6 +31,7 @@ from mogenet.datasets.readers import (
 from mogenet.datasets.split import drop_train_pairs, split_log
 from mogenet.errors import InputError
 from mogenet.graphs import GraphBundle, check_leakage
+from mogenet.graphs.bundle import BUILD_STAGES, StageClock
 from mogenet.io import atomic_dir, atomic_path, file_sha256, write_json
 from mogenet.metrics import evaluate as evaluate_scores
 from mogenet.metrics import to_jsonable
@@ -96,18 +97,67 @@ def build_graphs(
     tasks: tuple[str, ...] | None = None,
     config: GraphConfig | None = None,
     categorical: tuple[str, ...] = (),
+    plot: bool | str | os.PathLike = False,
+    clock: StageClock | None = None,
 ) -> GraphBundle:
     """Build the graph bundle of a training file (with optional feature tables) and save it.
 
-    ``categorical`` names feature columns to embed as categories even if numeric.
+    Args:
+        train_path: the training log (CSV, wide or long form).
+        out: the graph directory to write (atomically).
+        users: optional user feature table.
+        items: optional item feature table.
+        tasks: label columns to use (default: all).
+        config: how to build the graphs (:class:`~mogenet.config.GraphConfig`).
+        categorical: feature columns to embed as categories even if numeric.
+        plot: also draw the degree distributions
+            (:func:`~mogenet.graphs.plot.plot_degrees`): ``True`` writes
+            ``out/degrees.png``, a path writes that file.
+        clock: times the stages (``read``, :data:`~mogenet.graphs.bundle.BUILD_STAGES`,
+            ``save``, ``plot``) and draws a progress bar when its ``progress`` is on;
+            read :attr:`StageClock.seconds` afterwards.
     """
-    log = read_log(train_path, CsvSchema(tasks=tasks))
-    user_table = read_features(users, id_column=USER, categorical=categorical) if users else None
-    item_table = read_features(items, id_column=ITEM, categorical=categorical) if items else None
-    bundle = GraphBundle.build(
-        log, config=config or GraphConfig(), users=user_table, items=item_table, source=train_path
-    )
-    bundle.save(out)
+    plot_path = None
+    if plot is True:
+        plot_path = Path(out) / "degrees.png"
+    elif plot not in (False, None):
+        plot_path = Path(plot)
+        if plot_path.suffix.lower() != ".png":
+            raise InputError("the degree plot must be a .png file", file=plot_path)
+    if plot_path is not None:
+        from mogenet.graphs.plot import require_matplotlib
+
+        require_matplotlib()  # before any work
+    own_clock = clock is None
+    clock = clock or StageClock()
+    clock.start(("read", *BUILD_STAGES, "save", *(("plot",) if plot_path else ())))
+    try:
+        with clock("read"):
+            log = read_log(train_path, CsvSchema(tasks=tasks))
+            user_table = (
+                read_features(users, id_column=USER, categorical=categorical) if users else None
+            )
+            item_table = (
+                read_features(items, id_column=ITEM, categorical=categorical) if items else None
+            )
+        bundle = GraphBundle.build(
+            log,
+            config=config or GraphConfig(),
+            users=user_table,
+            items=item_table,
+            source=train_path,
+            clock=clock,
+        )
+        with clock("save"):
+            bundle.save(out)
+        if plot_path is not None:
+            from mogenet.graphs.plot import plot_degrees
+
+            with clock("plot"):
+                plot_degrees(bundle, plot_path)
+    finally:
+        if own_clock:
+            clock.close()
     return bundle
 
 

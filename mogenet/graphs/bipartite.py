@@ -10,6 +10,8 @@ that pair has at least one positive label.  Rows whose labels are all zero
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,6 +20,7 @@ from torch import Tensor
 
 from mogenet.datasets.idmap import IdMap
 from mogenet.datasets.log import ITEM, TIMESTAMP, USER, InteractionLog
+from mogenet.errors import InputError
 
 #: ``last_timestamp`` of an edge none of whose positive rows has a timestamp.
 NO_TIMESTAMP = np.iinfo(np.int64).min
@@ -51,6 +54,18 @@ class BipartiteEdges:
     @property
     def num_edges(self) -> int:
         return int(self.edge_index.size(1))
+
+    def behavior_edge_index(self, task: str) -> Tensor:
+        """``[2, E_t]`` the edges with at least one positive ``task`` row (a subset of
+        :attr:`edge_index`, same order)."""
+        if task not in self.tasks:
+            raise KeyError(f"unknown task {task!r} (tasks: {', '.join(self.tasks)})")
+        k = self.tasks.index(task)
+        return self.edge_index[:, self.edge_attr[:, k] > 0]
+
+    def edge_weight(self, weights: Mapping[str, float]) -> Tensor:
+        """``[E]`` float32 behaviour weight of every edge (see :func:`behavior_edge_weight`)."""
+        return behavior_edge_weight(self.edge_attr, self.tasks, weights)
 
     def __repr__(self) -> str:
         return (
@@ -118,3 +133,55 @@ def build_bipartite(log: InteractionLog, user_map: IdMap, item_map: IdMap) -> Bi
         num_users=num_users,
         num_items=num_items,
     )
+
+
+def resolve_behavior_weights(
+    weights: Mapping[str, float], tasks: tuple[str, ...] | list[str]
+) -> dict[str, float]:
+    """Every task's behaviour weight, in ``tasks`` order: the given ones, 1.0 for the rest.
+
+    Raises:
+        InputError: a name is not one of ``tasks``, or a weight is not a finite
+            number > 0 (a zero weight would give edges of weight 0; to ignore a
+            behaviour, leave it out of ``--tasks`` instead).
+    """
+    unknown = [name for name in weights if name not in tasks]
+    if unknown:
+        raise InputError(
+            f"behavior weights name unknown task(s) {', '.join(map(repr, unknown))} "
+            f"(tasks: {', '.join(tasks)})"
+        )
+    out = {}
+    for task in tasks:
+        w = weights.get(task, 1.0)
+        if isinstance(w, bool) or not isinstance(w, int | float) or not math.isfinite(w) or w <= 0:
+            raise InputError(f"behavior weight of '{task}' must be a finite number > 0, got {w!r}")
+        out[task] = float(w)
+    return out
+
+
+def behavior_edge_weight(
+    edge_attr: Tensor, tasks: tuple[str, ...] | list[str], weights: Mapping[str, float]
+) -> Tensor:
+    """Behaviour weight of each bipartite edge (behaviour-weighted similarity).
+
+    .. math::
+        w_{u,i} = \\sum_{k=1}^{K} w_k \\, [\\mathrm{count}_k(u, i) > 0]
+
+    ``weights`` maps task names to :math:`w_k > 0`; tasks it leaves out weigh 1.
+    Every edge has at least one positive behaviour, so every weight is > 0.
+
+    Args:
+        edge_attr: ``[E, K]`` per-task positive counts (:attr:`BipartiteEdges.edge_attr`).
+        tasks: the ``K`` task names, column order of ``edge_attr``.
+        weights: task → weight.
+
+    Raises:
+        InputError: see :func:`resolve_behavior_weights`.
+
+    Shapes:
+        - **output**: ``[E]`` float32
+    """
+    resolved = resolve_behavior_weights(weights, tasks)
+    w = torch.tensor([resolved[t] for t in tasks], dtype=torch.float64)  # [K]
+    return ((edge_attr > 0).double() @ w).float()  # [E]

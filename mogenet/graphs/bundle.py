@@ -7,10 +7,13 @@ is documented in ``graphs/README.md`` of the repository.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import os
-from dataclasses import asdict, dataclass
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +27,7 @@ from mogenet.datasets.features import FeatureTable
 from mogenet.datasets.idmap import IdMap
 from mogenet.datasets.log import ITEM, USER, InteractionLog
 from mogenet.errors import InputError
-from mogenet.graphs.bipartite import build_bipartite
+from mogenet.graphs.bipartite import build_bipartite, resolve_behavior_weights
 from mogenet.graphs.similarity import build_similarity, resolve_similarity
 from mogenet.io import atomic_dir, file_sha256, write_json
 
@@ -45,6 +48,12 @@ REV_INTERACTS = ("item", "rev_interacts", "user")
 USER_SIMILAR = ("user", "similar", "user")
 ITEM_SIMILAR = ("item", "similar", "item")
 EDGE_TYPES = (INTERACTS, REV_INTERACTS, USER_SIMILAR, ITEM_SIMILAR)
+#: Relation names of :data:`EDGE_TYPES`; no per-behaviour relation may reuse one.
+RESERVED_RELATIONS = frozenset(rel for _, rel, _ in EDGE_TYPES)
+#: ``graph.pt`` key prefix of the per-behaviour edges (``behavior.<task>.edge_index``).
+BEHAVIOR_PREFIX = "behavior."
+#: Stages of :meth:`GraphBundle.build`, timed in ``meta['build_seconds']``.
+BUILD_STAGES = ("bipartite", "user_similar", "item_similar", "features")
 
 #: Quantiles reported in ``meta["degree"]``.
 _QUANTILES = {"min": 0.0, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p90": 0.9, "p99": 0.99, "max": 1.0}
@@ -54,8 +63,103 @@ def _edge_key(edge_type: tuple[str, str, str]) -> str:
     return "__".join(edge_type)
 
 
-def _degree_stats(index: Tensor, num_nodes: int) -> dict:
-    deg = np.bincount(index.numpy(), minlength=num_nodes).astype(np.float64)
+def behavior_edge_types(task: str) -> tuple[tuple[str, str, str], tuple[str, str, str]]:
+    """The edge types of behaviour ``task``: ``('user', task, 'item')`` and its reverse
+    ``('item', 'rev_' + task, 'user')``."""
+    return ("user", task, "item"), ("item", f"rev_{task}", "user")
+
+
+def check_behavior_tasks(tasks: Sequence[str]) -> None:
+    """Raise :class:`InputError` when per-behaviour relation names would clash.
+
+    Relation names stay unique in the bundle: a task may not be named like an
+    existing relation (``interacts``, ``rev_interacts``, ``similar``), and no task
+    may be ``rev_`` + another task (its relation would be that task's reverse).
+    """
+    taken = set(RESERVED_RELATIONS)
+    clash = []
+    for task in tasks:
+        rels = {task, f"rev_{task}"}
+        if rels & taken:
+            clash.append(task)
+        taken |= rels
+    if clash:
+        raise InputError(
+            f"cannot build per-behaviour edges: task name(s) {', '.join(map(repr, clash))} "
+            f"clash with relation names ({', '.join(sorted(RESERVED_RELATIONS))}, or "
+            "'rev_' + another task); rename the label column(s) or leave per-behaviour "
+            "edges off"
+        )
+
+
+class StageClock:
+    """Times named stages and shows them on one tqdm progress bar.
+
+    The bar is drawn only with ``progress=True`` and when stderr is a terminal
+    (tqdm's ``disable=None``); the timings are always recorded.
+
+    Example::
+
+        clock = StageClock(progress=True)
+        clock.start(["read", "save"])
+        with clock("read"):
+            ...
+        clock.close()
+        clock.seconds  # {"read": 0.12, "save": ...}
+
+    Args:
+        progress: draw a progress bar (on a terminal).
+        desc: the bar's label.
+    """
+
+    def __init__(self, *, progress: bool = False, desc: str = "build-graphs") -> None:
+        self.progress = progress
+        self.desc = desc
+        self.seconds: dict[str, float] = {}
+        self._bar = None
+
+    def start(self, stages: Sequence[str]) -> None:
+        """Open the bar over ``stages`` (a no-op if it is already open)."""
+        if self._bar is None:
+            from tqdm.auto import tqdm
+
+            self._bar = tqdm(
+                total=len(stages),
+                desc=self.desc,
+                bar_format="{desc}: {n_fmt}/{total_fmt} stages |{bar}| {elapsed}{postfix}",
+                disable=None if self.progress else True,
+                leave=False,
+            )
+
+    @contextlib.contextmanager
+    def __call__(self, stage: str) -> Iterator[None]:
+        if self._bar is not None:
+            self._bar.set_postfix_str(stage, refresh=True)
+        begin = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + time.perf_counter() - begin
+        if self._bar is not None:
+            self._bar.update(1)
+
+    def close(self) -> None:
+        """Remove the bar (timings stay in :attr:`seconds`)."""
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __repr__(self) -> str:
+        return f"StageClock(progress={self.progress}, stages={list(self.seconds)})"
+
+
+def _degrees(index: Tensor, num_nodes: int) -> np.ndarray:
+    return np.bincount(index.numpy(), minlength=num_nodes)
+
+
+def _degree_stats(deg: np.ndarray) -> dict:
+    num_nodes = len(deg)
+    deg = deg.astype(np.float64)
     if num_nodes == 0:
         return {"mean": 0.0, **{k: 0.0 for k in _QUANTILES}, "isolated": 0}
     q = np.quantile(deg, list(_QUANTILES.values()))
@@ -88,7 +192,11 @@ class GraphBundle:
     - ``('item', 'rev_interacts', 'user')``: the same edges reversed, in the same
       order and with the same attributes (edge ``e`` reverses interacts edge ``e``);
     - ``('user', 'similar', 'user')`` and ``('item', 'similar', 'item')``:
-      symmetric ``edge_index`` and ``edge_weight`` ``[E']`` float32.
+      symmetric ``edge_index`` and ``edge_weight`` ``[E']`` float32;
+    - only when built with ``per_behavior_edges`` (:attr:`behavior_tasks`), per task
+      ``t``: ``('user', t, 'item')`` with the interacts edges that have a positive
+      ``t`` (same order) and ``('item', 'rev_' + t, 'user')`` reversing them
+      (``edge_index`` only).
 
     Args:
         data: the graphs.
@@ -112,6 +220,8 @@ class GraphBundle:
         users: pd.DataFrame | None = None,
         items: pd.DataFrame | None = None,
         source: str | os.PathLike | None = None,
+        progress: bool = False,
+        clock: StageClock | None = None,
     ) -> GraphBundle:
         """Build every graph from the training log.
 
@@ -121,33 +231,81 @@ class GraphBundle:
         negative rows only are nodes without bipartite edges (``meta['degree']``
         counts them as isolated).
 
+        The similarity graphs use every field of ``config`` (measure, ``topk``,
+        ``min_support``, ``hub_cap``, ``seed``, device, threads, block size).  With
+        ``config.behavior_weights`` the similarity runs on the behaviour-weighted
+        interaction matrix, edge ``(u, i)`` weighing
+        :math:`\\sum_k w_k [\\mathrm{count}_k(u, i) > 0]` (tasks left out weigh 1;
+        see :func:`~mogenet.graphs.bipartite.behavior_edge_weight`).  With
+        ``config.per_behavior_edges`` the bundle also has the edge types
+        ``('user', task, 'item')`` / ``('item', 'rev_' + task, 'user')`` per task.
+
         Args:
             train_log: the training interactions (never valid or test rows).
-            config: similarity measure, ``topk`` and ``min_support``.
+            config: how to build the graphs (:class:`~mogenet.config.GraphConfig`).
             users: optional user features (``user_id`` + feature columns).
             items: optional item features (``item_id`` + feature columns).
             source: the file the log was read from, hashed into ``meta['source']``;
                 defaults to ``train_log.source`` when that is an existing file.
+            progress: show progress bars (stages, similarity blocks) on a terminal.
+            clock: times the stages (:data:`BUILD_STAGES`) and draws the stage bar;
+                a caller timing more stages passes its own (``progress`` is then
+                taken from it).  ``meta['build_seconds']`` records the timings.
+
+        Raises:
+            InputError: unknown similarity measure, behaviour weights naming an
+                unknown task or not > 0, or task names that clash with relation
+                names when ``per_behavior_edges`` is on.
         """
         config = config or GraphConfig()
         resolve_similarity(config.similarity)  # fail before any work
-        user_map = IdMap.from_values(train_log.frame[USER])
-        item_map = IdMap.from_values(train_log.frame[ITEM])
-        bip = build_bipartite(train_log, user_map, item_map)
-        n_u, n_i = len(user_map), len(item_map)
-        sim = dict(measure=config.similarity, topk=config.topk, min_support=config.min_support)
-        uu_index, uu_weight = build_similarity(bip.edge_index, n_u, n_i, **sim)
-        ii_index, ii_weight = build_similarity(bip.edge_index.flip(0), n_i, n_u, **sim)
-        user_feats = _features(users, user_map, USER, "user")
-        item_feats = _features(items, item_map, ITEM, "item")
+        tasks = tuple(train_log.tasks)
+        weights = None
+        if config.behavior_weights is not None:
+            weights = resolve_behavior_weights(config.behavior_weights, tasks)
+            config = replace(config, behavior_weights=weights)
+        if config.per_behavior_edges:
+            check_behavior_tasks(tasks)
+        own_clock = clock is None
+        clock = clock or StageClock(progress=progress)
+        clock.start(BUILD_STAGES)
+        try:
+            with clock("bipartite"):
+                user_map = IdMap.from_values(train_log.frame[USER])
+                item_map = IdMap.from_values(train_log.frame[ITEM])
+                bip = build_bipartite(train_log, user_map, item_map)
+                edge_weight = None if weights is None else bip.edge_weight(weights)
+            n_u, n_i = len(user_map), len(item_map)
+            sim = dict(
+                measure=config.similarity,
+                topk=config.topk,
+                min_support=config.min_support,
+                edge_weight=edge_weight,
+                hub_cap=config.hub_cap,
+                seed=config.seed,
+                chunk_nnz=config.chunk_nnz,
+                num_threads=config.num_threads,
+                device=config.device,
+                progress=clock.progress,
+            )
+            with clock("user_similar"):
+                uu_index, uu_weight = build_similarity(bip.edge_index, n_u, n_i, **sim)
+            with clock("item_similar"):
+                ii_index, ii_weight = build_similarity(bip.edge_index.flip(0), n_i, n_u, **sim)
+            with clock("features"):
+                user_feats = _features(users, user_map, USER, "user")
+                item_feats = _features(items, item_map, ITEM, "item")
+        finally:
+            if own_clock:
+                clock.close()
 
         tensors = {
             "interacts.edge_index": bip.edge_index,
             "interacts.edge_attr": bip.edge_attr,
-            "user_similar.edge_index": uu_index,
-            "user_similar.edge_weight": uu_weight,
-            "item_similar.edge_index": ii_index,
-            "item_similar.edge_weight": ii_weight,
+            "user_similar.edge_index": uu_index.cpu(),
+            "user_similar.edge_weight": uu_weight.cpu(),
+            "item_similar.edge_index": ii_index.cpu(),
+            "item_similar.edge_weight": ii_weight.cpu(),
             "user.x_cat": user_feats.categorical,
             "user.x_num": user_feats.numeric,
             "item.x_cat": item_feats.categorical,
@@ -155,6 +313,9 @@ class GraphBundle:
         }
         if bip.last_timestamp is not None:
             tensors["interacts.last_timestamp"] = bip.last_timestamp
+        if config.per_behavior_edges:
+            for task in tasks:
+                tensors[f"{BEHAVIOR_PREFIX}{task}.edge_index"] = bip.behavior_edge_index(task)
 
         if source is None and train_log.source and Path(train_log.source).is_file():
             source = train_log.source
@@ -165,13 +326,14 @@ class GraphBundle:
             "format_version": FORMAT_VERSION,
             "mogenet_version": __version__,
             "config": asdict(config),
-            "tasks": list(train_log.tasks),
+            "tasks": list(tasks),
             "num_users": n_u,
             "num_items": n_i,
             "num_rows": len(train_log),
             "num_positive_rows": int(train_log.positive_mask().sum()),
             "has_timestamp": bip.last_timestamp is not None,
-            "edge_attr_names": list(train_log.tasks),
+            "edge_attr_names": list(tasks),
+            "behavior_edges": list(tasks) if config.per_behavior_edges else [],
             "features": {
                 "user": _feature_meta(user_feats),
                 "item": _feature_meta(item_feats),
@@ -179,10 +341,12 @@ class GraphBundle:
             "source": None
             if source is None
             else {"path": os.fspath(source), "sha256": file_sha256(source)},
+            "build_seconds": {k: round(clock.seconds[k], 6) for k in BUILD_STAGES},
         }
-        data = _hetero_data(tensors, n_u, n_i)
-        meta.update(_statistics(data, n_u, n_i))
-        return cls(data=data, user_map=user_map, item_map=item_map, meta=meta)
+        data = _hetero_data(tensors, n_u, n_i, meta["behavior_edges"])
+        bundle = cls(data=data, user_map=user_map, item_map=item_map, meta=meta)
+        meta.update(_statistics(bundle))
+        return bundle
 
     # ----------------------------------------------------------------- access
     @property
@@ -196,6 +360,46 @@ class GraphBundle:
     @property
     def tasks(self) -> tuple[str, ...]:
         return tuple(self.meta["tasks"])
+
+    @property
+    def behavior_tasks(self) -> tuple[str, ...]:
+        """Tasks with their own edge types (empty unless built with ``per_behavior_edges``)."""
+        return tuple(self.meta.get("behavior_edges", ()))
+
+    @property
+    def edge_types(self) -> list[tuple[str, str, str]]:
+        """Every edge type: :data:`EDGE_TYPES`, then each behaviour's pair."""
+        out = list(EDGE_TYPES)
+        for task in self.behavior_tasks:
+            out.extend(behavior_edge_types(task))
+        return out
+
+    def channels(self) -> dict[str, dict[str, tuple[str, str, str]]]:
+        """Per node type, channel name → the edge type whose source row gives the degree.
+
+        Channels are ``interacts``, ``similar`` and one per behaviour task (named
+        like the task).
+        """
+        out: dict[str, dict[str, tuple[str, str, str]]] = {
+            "user": {"interacts": INTERACTS, "similar": USER_SIMILAR},
+            "item": {"interacts": REV_INTERACTS, "similar": ITEM_SIMILAR},
+        }
+        for task in self.behavior_tasks:
+            forward, reverse = behavior_edge_types(task)
+            out["user"][task] = forward
+            out["item"][task] = reverse
+        return out
+
+    def degrees(self) -> dict[str, dict[str, np.ndarray]]:
+        """Per node type and channel (see :meth:`channels`), the ``[N]`` int64 node degrees."""
+        sizes = {"user": self.num_users, "item": self.num_items}
+        return {
+            node_type: {
+                channel: _degrees(self.data[edge_type].edge_index[0], sizes[node_type])
+                for channel, edge_type in channels.items()
+            }
+            for node_type, channels in self.channels().items()
+        }
 
     def __repr__(self) -> str:
         return (
@@ -227,7 +431,12 @@ class GraphBundle:
         """Sizes and statistics, as printed by ``mogenet build-graphs`` (JSON-serialisable)."""
         keys = ("format_version", "tasks", "num_users", "num_items", "num_rows")
         keys += ("num_positive_rows", "config", "edges", "degree", "features")
-        return {**{k: self.meta[k] for k in keys}, "hash": self.meta.get("hash")}
+        return {
+            **{k: self.meta[k] for k in keys},
+            "behavior_edges": list(self.behavior_tasks),
+            "build_seconds": self.meta.get("build_seconds", {}),
+            "hash": self.meta.get("hash"),
+        }
 
     def to_networkx(self, *, max_nodes: int = 100_000):
         """An undirected :class:`networkx.Graph` of the bundle, for small graphs.
@@ -277,6 +486,9 @@ class GraphBundle:
         }
         if "last_timestamp" in self.data[INTERACTS]:
             out["interacts.last_timestamp"] = self.data[INTERACTS].last_timestamp
+        for task in self.behavior_tasks:
+            forward, _ = behavior_edge_types(task)
+            out[f"{BEHAVIOR_PREFIX}{task}.edge_index"] = self.data[forward].edge_index
         for node_type in ("user", "item"):
             out[f"{node_type}.x_cat"] = self.data[node_type].x_cat
             out[f"{node_type}.x_num"] = self.data[node_type].x_num
@@ -375,9 +587,19 @@ class GraphBundle:
                 f"meta.json ({n_u} users, {n_i} items)",
                 file=path,
             )
-        _check_tensors(tensors, n_u, n_i, len(meta.get("tasks", [])), path)
+        tasks = meta.get("tasks", [])
+        behaviors = meta.get("behavior_edges", [])
+        if not isinstance(behaviors, list) or not set(behaviors) <= set(tasks):
+            raise InputError(
+                '"behavior_edges" must list tasks of "tasks"; rebuild with `mogenet build-graphs`',
+                file=meta_path,
+            )
+        _check_tensors(tensors, n_u, n_i, len(tasks), behaviors, path)
         bundle = cls(
-            data=_hetero_data(tensors, n_u, n_i), user_map=user_map, item_map=item_map, meta=meta
+            data=_hetero_data(tensors, n_u, n_i, behaviors),
+            user_map=user_map,
+            item_map=item_map,
+            meta=meta,
         )
         if "hash" in meta and bundle.content_hash() != meta["hash"]:
             raise InputError(
@@ -399,7 +621,9 @@ def _feature_meta(table: FeatureTable) -> dict:
     return {k: v for k, v in state.items() if not isinstance(v, Tensor)}
 
 
-def _hetero_data(tensors: dict[str, Tensor], num_users: int, num_items: int) -> HeteroData:
+def _hetero_data(
+    tensors: dict[str, Tensor], num_users: int, num_items: int, behaviors: Sequence[str] = ()
+) -> HeteroData:
     data = HeteroData()
     data["user"].num_nodes = num_users
     data["item"].num_nodes = num_items
@@ -418,23 +642,20 @@ def _hetero_data(tensors: dict[str, Tensor], num_users: int, num_items: int) -> 
     for key, edge_type in (("user_similar", USER_SIMILAR), ("item_similar", ITEM_SIMILAR)):
         data[edge_type].edge_index = tensors[f"{key}.edge_index"]
         data[edge_type].edge_weight = tensors[f"{key}.edge_weight"]
+    for task in behaviors:
+        forward, reverse = behavior_edge_types(task)
+        data[forward].edge_index = tensors[f"{BEHAVIOR_PREFIX}{task}.edge_index"]
+        data[reverse].edge_index = data[forward].edge_index.flip(0)
     return data
 
 
-def _statistics(data: HeteroData, num_users: int, num_items: int) -> dict:
-    """Per-channel edge counts and degree statistics (incl. isolated nodes)."""
-    inter = data[INTERACTS].edge_index
+def _statistics(bundle: GraphBundle) -> dict:
+    """Per-edge-type counts and per-channel degree statistics (incl. isolated nodes)."""
     return {
-        "edges": {_edge_key(t): int(data[t].num_edges) for t in EDGE_TYPES},
+        "edges": {_edge_key(t): int(bundle.data[t].num_edges) for t in bundle.edge_types},
         "degree": {
-            "user": {
-                "interacts": _degree_stats(inter[0], num_users),
-                "similar": _degree_stats(data[USER_SIMILAR].edge_index[0], num_users),
-            },
-            "item": {
-                "interacts": _degree_stats(inter[1], num_items),
-                "similar": _degree_stats(data[ITEM_SIMILAR].edge_index[0], num_items),
-            },
+            node_type: {channel: _degree_stats(deg) for channel, deg in channels.items()}
+            for node_type, channels in bundle.degrees().items()
         },
     }
 
@@ -474,30 +695,40 @@ _REQUIRED = {
 }
 
 
-def _check_tensors(tensors: object, n_u: int, n_i: int, n_tasks: int, path: Path) -> None:
-    """Shapes, dtypes and index ranges of a loaded ``graph.pt``."""
+def _check_tensors(
+    tensors: object, n_u: int, n_i: int, n_tasks: int, behaviors: Sequence[str], path: Path
+) -> None:
+    """Names, shapes, dtypes and index ranges of a loaded ``graph.pt``."""
 
     def bad(msg: str) -> InputError:
         return InputError(f"corrupt graph tensors: {msg}", file=path / TENSOR_FILE)
 
     if not isinstance(tensors, dict):
         raise bad("not a dict of tensors")
-    for name, (dtype, ndim) in _REQUIRED.items():
+    behavior_keys = {f"{BEHAVIOR_PREFIX}{task}": ("user", "item") for task in behaviors}
+    expected = {**_REQUIRED, **{f"{k}.edge_index": (torch.long, 2) for k in behavior_keys}}
+    for name, (dtype, ndim) in expected.items():
         t = tensors.get(name)
         if not isinstance(t, Tensor) or t.dtype != dtype or t.dim() != ndim:
             raise bad(f"'{name}' is missing or has the wrong dtype/shape")
+    unexpected = sorted(set(tensors) - set(expected) - {"interacts.last_timestamp"})
+    if unexpected:
+        raise bad(f"unexpected tensor(s) {', '.join(map(repr, unexpected))}")
     sizes = {"user": n_u, "item": n_i}
+    num_edges = tensors["interacts.edge_index"].size(-1)
     for key, (src, dst) in {
         "interacts": ("user", "item"),
         "user_similar": ("user", "user"),
         "item_similar": ("item", "item"),
+        **behavior_keys,
     }.items():
         ei = tensors[f"{key}.edge_index"]
         if ei.size(0) != 2:
             raise bad(f"'{key}.edge_index' must have 2 rows")
         if ei.numel() and (ei.min() < 0 or ei[0].max() >= sizes[src] or ei[1].max() >= sizes[dst]):
             raise bad(f"'{key}.edge_index' points outside the node range")
-    num_edges = tensors["interacts.edge_index"].size(1)
+        if key in behavior_keys and ei.size(1) > num_edges:
+            raise bad(f"'{key}.edge_index' has more edges than 'interacts.edge_index'")
     if tuple(tensors["interacts.edge_attr"].shape) != (num_edges, n_tasks):
         raise bad("'interacts.edge_attr' shape does not match edges × tasks")
     ts = tensors.get("interacts.last_timestamp")

@@ -1,9 +1,12 @@
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from mogenet.datasets import IdMap, InteractionLog
+from mogenet.errors import InputError
 from mogenet.graphs import BipartiteEdges, build_bipartite
+from mogenet.graphs.bipartite import behavior_edge_weight, resolve_behavior_weights
 
 
 def make_log(rows, tasks=("click", "buy"), timestamp=True):
@@ -73,3 +76,39 @@ def test_all_negative_log_has_no_edges():
     edges, _, _ = build(make_log([("a", "x", 1, 0, 0)]))
     assert edges.edge_index.shape == (2, 0)
     assert edges.edge_attr.shape == (0, 2)
+
+
+def test_behavior_edge_index_is_the_subset_with_that_task():
+    edges, users, items = build(make_log(ROWS))
+    click = edges.behavior_edge_index("click")
+    buy = edges.behavior_edge_index("buy")
+    assert list(zip(users.decode(click[0]), items.decode(click[1]), strict=True)) == [
+        ("u1", "i2"),
+        ("u2", "i1"),
+    ]
+    assert list(zip(users.decode(buy[0]), items.decode(buy[1]), strict=True)) == [
+        ("u1", "i2"),
+        ("u2", "i1"),
+        ("u3", "i3"),
+    ]
+    with pytest.raises(KeyError, match="cart"):
+        edges.behavior_edge_index("cart")
+
+
+def test_behavior_edge_weight_sums_weights_of_present_behaviours():
+    edges, _, _ = build(make_log(ROWS))
+    # counts [[2, 1], [1, 1], [0, 1]]: presence, not counts, is weighted
+    w = edges.edge_weight({"click": 1, "buy": 4})
+    assert w.dtype == torch.float32 and w.tolist() == [5.0, 5.0, 4.0]
+    assert edges.edge_weight({"buy": 0.5}).tolist() == [1.5, 1.5, 0.5]  # click defaults to 1
+    attr = torch.tensor([[3.0, 0.0, 1.0]])
+    assert behavior_edge_weight(attr, ("a", "b", "c"), {"a": 2, "b": 7}).tolist() == [3.0]
+
+
+def test_resolve_behavior_weights():
+    assert resolve_behavior_weights({"buy": 4}, ("click", "buy")) == {"click": 1.0, "buy": 4.0}
+    with pytest.raises(InputError, match="unknown task.*'pay'.*tasks: click, buy"):
+        resolve_behavior_weights({"pay": 1}, ("click", "buy"))
+    for bad in (0, -2, float("inf"), "2", True):
+        with pytest.raises(InputError, match="'click' must be a finite number > 0"):
+            resolve_behavior_weights({"click": bad}, ("click", "buy"))

@@ -1,4 +1,5 @@
 import json
+from dataclasses import asdict
 
 import numpy as np
 import pandas as pd
@@ -17,6 +18,7 @@ from mogenet.graphs import (
     USER_SIMILAR,
     GraphBundle,
 )
+from mogenet.graphs.bundle import BUILD_STAGES
 
 
 def train_log(source=None):
@@ -82,7 +84,10 @@ def test_features(bundle):
 def test_meta_and_summary(bundle):
     meta = bundle.meta
     assert meta["format_version"] == FORMAT_VERSION
-    assert meta["config"] == {"similarity": "cosine", "topk": 3, "min_support": 1}
+    assert meta["config"] == asdict(GraphConfig(topk=3))
+    assert meta["config"]["hub_cap"] == 300 and meta["config"]["behavior_weights"] is None
+    assert meta["behavior_edges"] == [] and bundle.behavior_tasks == ()
+    assert set(meta["build_seconds"]) == set(BUILD_STAGES)
     assert meta["tasks"] == ["click", "buy"]
     assert meta["edges"]["user__interacts__item"] == bundle.data[INTERACTS].num_edges
     deg = meta["degree"]["user"]["interacts"]
@@ -139,6 +144,17 @@ def test_to_networkx(bundle):
     assert g.number_of_nodes() == bundle.num_users + bundle.num_items
     n_sim = sum(bundle.data[et].num_edges for et in (USER_SIMILAR, ITEM_SIMILAR)) // 2
     assert g.number_of_edges() == bundle.data[INTERACTS].num_edges + n_sim
+    users, items = bundle.user_map.to_list(), bundle.item_map.to_list()
+    assert g.nodes["user", users[0]]["type"] == "user"
+    store = bundle.data[INTERACTS]
+    u, i = store.edge_index[:, 0].tolist()
+    edge = g.edges[("user", users[u]), ("item", items[i])]
+    assert edge["channel"] == "interacts"
+    assert edge["counts"] == dict(zip(bundle.tasks, store.edge_attr[0].tolist(), strict=True))
+    store = bundle.data[ITEM_SIMILAR]
+    a, b = store.edge_index[:, 0].tolist()
+    edge = g.edges[("item", items[a]), ("item", items[b])]
+    assert edge["channel"] == "similar" and edge["weight"] == store.edge_weight[0].item()
     with pytest.raises(ValueError, match="max_nodes"):
         bundle.to_networkx(max_nodes=3)
 
@@ -228,3 +244,219 @@ def test_content_hash_is_deterministic_and_checked(saved):
     (saved / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(InputError, match="content hash differs"):
         GraphBundle.load(saved)
+
+
+# ------------------------------------------------------- behaviours (hand-made log)
+def hand_log(tasks=("click", "buy")):
+    rows = [
+        # user, item, click, buy
+        ("a", "i1", 1, 0),
+        ("a", "i2", 1, 0),
+        ("a", "i3", 0, 1),
+        ("b", "i1", 1, 0),
+        ("b", "i1", 1, 0),  # repeat: counts 2, weight still 1
+        ("b", "i2", 1, 0),
+        ("b", "i4", 0, 0),  # negative only: no edge
+        ("c", "i3", 1, 0),
+        ("d", "i4", 1, 0),
+        ("d", "i4", 0, 1),  # click and buy on (d, i4): weight 1 + 4
+    ]
+    frame = pd.DataFrame(rows, columns=["user_id", "item_id", *tasks])
+    for t in tasks:
+        frame[t] = frame[t].astype(np.int8)
+    return InteractionLog(frame, tasks)
+
+
+def pairs(bundle, edge_type):
+    src, _, dst = edge_type
+    maps = {"user": bundle.user_map, "item": bundle.item_map}
+    ei = bundle.data[edge_type].edge_index
+    return list(zip(maps[src].decode(ei[0]), maps[dst].decode(ei[1]), strict=True))
+
+
+def top1(bundle, user):
+    """The most similar user of ``user`` (ties: smaller index)."""
+    ei, w = bundle.data[USER_SIMILAR].edge_index, bundle.data[USER_SIMILAR].edge_weight
+    u = bundle.user_map.encode([user])[0]
+    mask = ei[0] == u
+    cols, ws = ei[1][mask].tolist(), w[mask].tolist()
+    return bundle.user_map.decode(
+        [min(zip(cols, ws, strict=True), key=lambda cw: (-cw[1], cw[0]))[0]]
+    )[0]
+
+
+def test_per_behavior_edges_exact_sets():
+    b = GraphBundle.build(hand_log(), config=GraphConfig(per_behavior_edges=True))
+    assert b.behavior_tasks == ("click", "buy") and b.meta["behavior_edges"] == ["click", "buy"]
+    click, rev_click = ("user", "click", "item"), ("item", "rev_click", "user")
+    buy = ("user", "buy", "item")
+    assert set(b.data.edge_types) == {
+        *EDGE_TYPES,
+        click,
+        rev_click,
+        buy,
+        ("item", "rev_buy", "user"),
+    }
+    assert pairs(b, click) == [
+        ("a", "i1"),
+        ("a", "i2"),
+        ("b", "i1"),
+        ("b", "i2"),
+        ("c", "i3"),
+        ("d", "i4"),
+    ]
+    assert pairs(b, buy) == [("a", "i3"), ("d", "i4")]
+    assert b.data[rev_click].edge_index.equal(b.data[click].edge_index.flip(0))
+    assert b.meta["edges"]["user__buy__item"] == 2 and b.meta["edges"]["item__rev_buy__user"] == 2
+    assert b.meta["degree"]["user"]["buy"]["isolated"] == 2  # b and c bought nothing
+    assert b.meta["degree"]["item"]["buy"]["max"] == 1
+    assert b.summary()["behavior_edges"] == ["click", "buy"]
+    assert b.degrees()["item"]["click"].tolist() == [2, 2, 1, 1]
+    b.data.validate()
+    # off by default: no extra edge types
+    plain = GraphBundle.build(hand_log())
+    assert set(plain.data.edge_types) == set(EDGE_TYPES)
+    assert "behavior.click.edge_index" not in plain.tensors()
+
+
+def test_per_behavior_round_trip(tmp_path):
+    b = GraphBundle.build(hand_log(), config=GraphConfig(per_behavior_edges=True))
+    out = b.save(tmp_path / "g")
+    raw = torch.load(out / "graph.pt", weights_only=True)
+    assert {"behavior.click.edge_index", "behavior.buy.edge_index"} <= raw.keys()
+    loaded = GraphBundle.load(out)
+    assert loaded.meta == b.meta and loaded.behavior_tasks == ("click", "buy")
+    assert set(loaded.data.edge_types) == set(b.data.edge_types)
+    for et in b.data.edge_types:
+        for key, value in b.data[et].items():
+            assert loaded.data[et][key].equal(value), (et, key)
+    assert loaded.content_hash() == b.content_hash()
+    # the behaviour edges are part of the content hash
+    assert b.content_hash() != GraphBundle.build(hand_log()).content_hash()
+
+
+@pytest.mark.parametrize("tamper", ["drop", "extra", "range", "meta"])
+def test_load_checks_behavior_tensors(tamper, tmp_path):
+    from mogenet.io import file_sha256
+
+    out = GraphBundle.build(hand_log(), config=GraphConfig(per_behavior_edges=True)).save(
+        tmp_path / "g"
+    )
+    tensors = torch.load(out / "graph.pt", weights_only=True)
+    meta = json.loads((out / "meta.json").read_text())
+    match = {
+        "drop": "'behavior.buy.edge_index' is missing",
+        "extra": "unexpected tensor",
+        "range": "outside the node range",
+        "meta": "behavior_edges",
+    }[tamper]
+    if tamper == "drop":
+        del tensors["behavior.buy.edge_index"]
+    elif tamper == "extra":
+        tensors["behavior.view.edge_index"] = tensors["behavior.buy.edge_index"]
+    elif tamper == "range":
+        tensors["behavior.buy.edge_index"] = tensors["behavior.buy.edge_index"] + 100
+    else:
+        meta["behavior_edges"] = ["view"]
+    torch.save(tensors, out / "graph.pt")
+    meta["files"]["graph.pt"] = {
+        "sha256": file_sha256(out / "graph.pt"),
+        "bytes": (out / "graph.pt").stat().st_size,
+    }
+    (out / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match=match):
+        GraphBundle.load(out)
+
+
+@pytest.mark.parametrize(
+    ("tasks", "bad"),
+    [
+        (("click", "interacts"), "'interacts'"),
+        (("similar", "buy"), "'similar'"),
+        (("rev_interacts", "buy"), "'rev_interacts'"),
+        (("click", "rev_click"), "'rev_click'"),
+    ],
+)
+def test_behavior_task_names_cannot_clash(tasks, bad):
+    config = GraphConfig(per_behavior_edges=True)
+    with pytest.raises(InputError, match=f"task name\\(s\\) {bad} clash"):
+        GraphBundle.build(hand_log(tasks), config=config)
+    GraphBundle.build(hand_log(tasks))  # fine without per-behaviour edges
+
+
+def test_behavior_weights_reach_similarity(monkeypatch):
+    import mogenet.graphs.bundle as bundle_module
+
+    calls = []
+    real = bundle_module.build_similarity
+
+    def spy(edge_index, num_src, num_dst, **kwargs):
+        calls.append((edge_index, kwargs))
+        return real(edge_index, num_src, num_dst, **kwargs)
+
+    monkeypatch.setattr(bundle_module, "build_similarity", spy)
+    config = GraphConfig(
+        topk=1, behavior_weights={"buy": 4}, hub_cap=7, seed=3, min_support=1, num_threads=1
+    )
+    b = GraphBundle.build(hand_log(), config=config)
+    assert len(calls) == 2
+    # edges sorted by (user, item): (a,i1) (a,i2) (a,i3) (b,i1) (b,i2) (c,i3) (d,i4)
+    expected = [1.0, 1.0, 4.0, 1.0, 1.0, 1.0, 5.0]
+    for edge_index, kwargs in calls:
+        assert kwargs["edge_weight"].tolist() == expected
+        assert kwargs["edge_weight"].dtype == torch.float32
+        assert kwargs["edge_weight"].shape == (edge_index.size(1),)
+        assert (kwargs["hub_cap"], kwargs["seed"], kwargs["topk"]) == (7, 3, 1)
+        assert (kwargs["measure"], kwargs["num_threads"], kwargs["device"]) == ("cosine", 1, "cpu")
+        assert kwargs["progress"] is False
+    assert calls[1][0].equal(calls[0][0].flip(0))
+    # the resolved weights (unlisted tasks weigh 1) are recorded
+    assert b.meta["config"]["behavior_weights"] == {"click": 1.0, "buy": 4.0}
+    assert b.meta["config"]["hub_cap"] == 7
+
+
+def test_behavior_weights_change_the_nearest_neighbour():
+    # binary cosine: a~b = 2/sqrt(3*2) = .82 > a~c = 1/sqrt(3) = .58;
+    # buy=4: a~b = 2/sqrt(18*2) = .33 < a~c = 4/sqrt(18*1) = .94
+    binary = GraphBundle.build(hand_log(), config=GraphConfig(topk=1))
+    weighted = GraphBundle.build(
+        hand_log(), config=GraphConfig(topk=1, behavior_weights={"buy": 4})
+    )
+    assert top1(binary, "a") == "b"
+    assert top1(weighted, "a") == "c"
+    # all weights equal is the binary graph
+    same = GraphBundle.build(
+        hand_log(), config=GraphConfig(topk=1, behavior_weights={"click": 2, "buy": 2})
+    )
+    assert pairs(same, USER_SIMILAR) == pairs(binary, USER_SIMILAR)
+
+
+@pytest.mark.parametrize(
+    ("weights", "match"),
+    [
+        ({"click": 1, "view": 2, "pay": 1}, "unknown task.*'view', 'pay'"),
+        ({"click": 0}, "'click' must be a finite number > 0"),
+        ({"buy": -1.0}, "'buy' must be a finite number > 0"),
+        ({"buy": float("nan")}, "'buy' must be"),
+    ],
+)
+def test_bad_behavior_weights(weights, match):
+    with pytest.raises(InputError, match=match):
+        GraphBundle.build(hand_log(), config=GraphConfig(behavior_weights=weights))
+
+
+def test_stage_clock():
+    from mogenet.graphs.bundle import StageClock
+
+    clock = StageClock()  # progress off: no bar, timings still recorded
+    clock.start(["a", "b"])
+    with clock("a"):
+        pass
+    with pytest.raises(RuntimeError), clock("b"):
+        raise RuntimeError
+    clock.close()
+    assert list(clock.seconds) == ["a", "b"] and all(v >= 0 for v in clock.seconds.values())
+    assert repr(clock) == "StageClock(progress=False, stages=['a', 'b'])"
+    b = GraphBundle.build(hand_log(), clock=clock)
+    assert list(clock.seconds) == ["a", "b", *BUILD_STAGES]
+    assert b.meta["build_seconds"] == {k: round(clock.seconds[k], 6) for k in BUILD_STAGES}
