@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from mogenet.errors import InputError
@@ -41,3 +43,12 @@ def test_atomic_dir_keeps_old_content_on_failure(tmp_path):
             raise RuntimeError
     assert (d / "run.json").read_text() == "1"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_atomic_files_get_normal_permissions(tmp_path):
+    target = tmp_path / "meta.json"
+    with atomic_path(target) as tmp:
+        tmp.write_text("{}")
+    mask = os.umask(0)
+    os.umask(mask)
+    assert target.stat().st_mode & 0o777 == 0o666 & ~mask
