@@ -24,7 +24,7 @@ class IdMap:
     """
 
     def __init__(self, raw_ids: Iterable[str]) -> None:
-        ids = pd.Index(pd.Series(list(raw_ids), dtype=object).astype(str), dtype=object)
+        ids = pd.Index(_as_str(raw_ids))
         if not ids.is_unique:
             dup = ids[ids.duplicated()][0]
             raise ValueError(f"IdMap ids must be unique; '{dup}' appears twice")
@@ -33,8 +33,7 @@ class IdMap:
     @classmethod
     def from_values(cls, values: Iterable[str]) -> IdMap:
         """Map over the sorted unique values (deterministic whatever the row order)."""
-        uniq = pd.unique(pd.Series(values, dtype=object).astype(str))
-        return cls(sorted(uniq))
+        return cls(_as_str(values).drop_duplicates().sort_values(ignore_index=True))
 
     def __len__(self) -> int:
         return len(self._index)
@@ -50,12 +49,18 @@ class IdMap:
 
     def encode(self, values: Iterable[str]) -> np.ndarray:
         """Raw ids → ``int64`` indices; unknown ids become :data:`UNKNOWN` (-1)."""
-        values = pd.Index(pd.Series(values, dtype=object).astype(str), dtype=object)
-        return self._index.get_indexer(values).astype(np.int64)
+        return self._index.get_indexer(pd.Index(_as_str(values))).astype(np.int64)
 
     def decode(self, index: np.ndarray | Iterable[int]) -> np.ndarray:
         """Indices → raw ids (object array of str)."""
-        return self._index.to_numpy()[np.asarray(index, dtype=np.int64)]
+        return self._index.to_numpy(dtype=object)[np.asarray(index, dtype=np.int64)]
 
     def to_list(self) -> list[str]:
         return [str(x) for x in self._index]
+
+
+def _as_str(values: Iterable[str]) -> pd.Series:
+    """Values as a pandas string Series (no per-element Python objects when they
+    already are strings)."""
+    series = values if isinstance(values, pd.Series) else pd.Series(list(values), dtype=object)
+    return series.astype(str).reset_index(drop=True)

@@ -112,10 +112,14 @@ def cap_hubs(dst: np.ndarray, cap: int, seed: int) -> np.ndarray:
         ``[E]`` bool mask, ``True`` for kept edges.
     """
     keep = np.ones(len(dst), dtype=bool)
-    if len(dst) == 0 or np.bincount(dst).max() <= cap:
+    if len(dst) == 0:
         return keep
-    noise = np.random.default_rng(seed).random(len(dst))
-    order = np.lexsort((noise, dst))  # by destination, random within it
+    deg = np.bincount(dst)
+    hub_edges = np.flatnonzero(deg[dst] > cap)  # only hubs' edges are sampled
+    if len(hub_edges) == 0:
+        return keep
+    noise = np.random.default_rng(seed).random(len(hub_edges))
+    order = hub_edges[np.lexsort((noise, dst[hub_edges]))]  # by destination, random within
     sorted_dst = dst[order]
     starts = np.flatnonzero(np.r_[True, sorted_dst[1:] != sorted_dst[:-1]])
     rank = np.arange(len(order)) - np.repeat(starts, np.diff(np.r_[starts, len(order)]))
@@ -322,7 +326,8 @@ def build_similarity(
     # duplicate-free, (src, dst)-sorted edges; a repeated edge keeps its largest weight
     key = src * max(num_dst, 1) + dst
     if value is None:
-        key = np.unique(key)
+        key = np.sort(key)  # a plain sort: numpy's hashed np.unique was 10x slower here
+        key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
     else:
         order = np.lexsort((-value, key))
         key, value = key[order], value[order]
