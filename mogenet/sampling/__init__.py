@@ -1,6 +1,26 @@
-"""Mini-batching of (user, item) examples (and, later, multi-channel neighbour sampling)."""
+"""Mini-batching of (user, item) examples and multi-channel neighbour sampling.
+
+- :class:`PairBatch` — one mini-batch (ids, labels, optional sampled subgraphs).
+- :class:`Examples`, :class:`PairLoader` — encoded examples and seeded batches.
+- :class:`MultiChannelSampler`, :class:`Fanouts` — bipartite / user-similarity /
+  item-similarity subgraphs of a batch of pairs (pure PyTorch, CPU and CUDA).
+- :class:`NeighborPairLoader` — batches with their subgraphs, sampled ahead by
+  worker threads.
+"""
 
 from mogenet.sampling.batch import PairBatch
-from mogenet.sampling.loader import Examples, PairLoader
+from mogenet.sampling.loader import Examples, NeighborPairLoader, PairLoader
+from mogenet.sampling.neighbor import CSR, sample_neighbors
+from mogenet.sampling.sampler import CHANNELS, Fanouts, MultiChannelSampler
 
-__all__ = ["Examples", "PairBatch", "PairLoader"]
+__all__ = [
+    "CHANNELS",
+    "CSR",
+    "Examples",
+    "Fanouts",
+    "MultiChannelSampler",
+    "NeighborPairLoader",
+    "PairBatch",
+    "PairLoader",
+    "sample_neighbors",
+]

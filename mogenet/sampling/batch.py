@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -21,12 +22,15 @@ class PairBatch:
         item: ``[B]`` item indices.
         labels: task name → ``[B]`` float 0/1 labels.
         index: ``[B]`` row positions of the examples in their source log.
+        graphs: channel name → sampled subgraph (PyG ``Data`` / ``HeteroData``) for
+            models with a graph encoder; ``None`` when no sampler is used.
     """
 
     user: Tensor
     item: Tensor
     labels: dict[str, Tensor]
     index: Tensor
+    graphs: dict[str, Any] | None = None
 
     def __len__(self) -> int:
         return int(self.user.numel())
@@ -36,6 +40,7 @@ class PairBatch:
         return tuple(self.labels)
 
     def _apply(self, fn) -> PairBatch:
+        """``fn`` on every tensor and every subgraph (PyG data objects share the API)."""
         out = {}
         for f in fields(self):
             v = getattr(self, f.name)
@@ -48,9 +53,9 @@ class PairBatch:
         return replace(self, **out)
 
     def to(self, device: torch.device | str, non_blocking: bool = False) -> PairBatch:
-        """Move every tensor to ``device``."""
+        """Move every tensor and subgraph to ``device``."""
         return self._apply(lambda t: t.to(device, non_blocking=non_blocking))
 
     def pin_memory(self) -> PairBatch:
-        """Page-lock every tensor (for asynchronous host→GPU copies)."""
+        """Page-lock every tensor and subgraph (for asynchronous host→GPU copies)."""
         return self._apply(lambda t: t.pin_memory())

@@ -38,7 +38,7 @@ class CSR:
         col: ``[E]`` int64 neighbour of each edge, grouped by row.
         weight: ``[E]`` float edge weight (for weighted sampling), or ``None``.
         eid: ``[E]`` int64 id of each edge in its source edge list (e.g. the
-            bundle's ``interacts`` order), or ``None`` for the identity.
+            bundle's ``interacts`` order), or ``None`` when the two orders agree.
     """
 
     rowptr: Tensor
@@ -53,15 +53,13 @@ class CSR:
         """CSR of ``edge_index`` (row 0 = row node, row 1 = neighbour); ``eid`` records
         each CSR edge's position in ``edge_index``."""
         row, col = edge_index[0].long(), edge_index[1].long()
-        perm = torch.argsort(row * max(int(col.max()) + 1 if col.numel() else 1, 1) + col)
+        key = row * max(int(col.max()) + 1 if col.numel() else 1, 1) + col
+        perm = None if bool((key[1:] >= key[:-1]).all()) else torch.argsort(key)
         rowptr = torch.zeros(num_rows + 1, dtype=torch.long, device=row.device)
         rowptr[1:] = torch.bincount(row, minlength=num_rows).cumsum(0)
-        return cls(
-            rowptr=rowptr,
-            col=col[perm],
-            weight=None if weight is None else weight[perm].float(),
-            eid=perm,
-        )
+        if perm is None:  # already sorted: CSR order = input order
+            return cls(rowptr, col, None if weight is None else weight.float(), None)
+        return cls(rowptr, col[perm], None if weight is None else weight[perm].float(), perm)
 
     @property
     def num_rows(self) -> int:
@@ -92,14 +90,18 @@ class Neighbors:
     Args:
         node: ``[M]`` sampled neighbours (global ids).
         owner: ``[M]`` position in ``seeds`` of the node each neighbour was drawn for.
-        edge: ``[M]`` edge id (``CSR.eid``) of each sampled edge.
+        pos: ``[M]`` CSR position of each sampled edge.
         weight: ``[M]`` weight of each sampled edge (``None`` if the CSR has none).
     """
 
     node: Tensor
     owner: Tensor
-    edge: Tensor
+    pos: Tensor
     weight: Tensor | None = None
+
+    def edge_id(self, csr: CSR) -> Tensor:
+        """``[M]`` id of each sampled edge in the CSR's source edge list (``CSR.eid``)."""
+        return self.pos if csr.eid is None else csr.eid[self.pos]
 
 
 def _ranges(start: Tensor, count: Tensor) -> tuple[Tensor, Tensor]:
@@ -141,15 +143,20 @@ def _by_rejection(
     """Rows with ``deg > 2k`` choose ``k`` distinct positions: draw, redraw repeats."""
     draw = torch.rand((deg.numel(), k), generator=generator, device=deg.device) * deg[:, None]
     draw = draw.long().clamp_max_(deg[:, None] - 1)  # [R, k]
-    while True:
-        draw, _ = torch.sort(draw, dim=1)
-        repeat = torch.zeros_like(draw, dtype=torch.bool)
-        repeat[:, 1:] = draw[:, 1:] == draw[:, :-1]  # all but the first of equal values
-        if not bool(repeat.any()):
+    draw, _ = torch.sort(draw, dim=1)
+    rows = torch.arange(deg.numel(), device=deg.device)  # rows still to check
+    while rows.numel():
+        sub = draw[rows]
+        repeat = torch.zeros_like(sub, dtype=torch.bool)
+        repeat[:, 1:] = sub[:, 1:] == sub[:, :-1]  # all but the first of equal values
+        bad = repeat.any(1)
+        if not bool(bad.any()):
             break
-        rows = repeat.nonzero(as_tuple=True)[0]
-        fresh = torch.rand(rows.numel(), generator=generator, device=deg.device) * deg[rows]
-        draw[repeat] = fresh.long().clamp_max_(deg[rows] - 1)
+        rows, sub, repeat = rows[bad], sub[bad], repeat[bad]
+        which = repeat.nonzero(as_tuple=True)[0]
+        fresh = torch.rand(which.numel(), generator=generator, device=deg.device) * deg[rows[which]]
+        sub[repeat] = fresh.long().clamp_max_(deg[rows[which]] - 1)
+        draw[rows] = torch.sort(sub, dim=1)[0]
     owner = torch.arange(deg.numel(), device=deg.device)[:, None].expand(-1, k)
     return owner.reshape(-1), (start[:, None] + draw).reshape(-1)
 
@@ -199,6 +206,5 @@ def sample_neighbors(
             parts.append((idx[o], p))
         owner = torch.cat([o for o, _ in parts])
         pos = torch.cat([p for _, p in parts])
-    edge = pos if csr.eid is None else csr.eid[pos]
     weight = None if csr.weight is None else csr.weight[pos]
-    return Neighbors(node=csr.col[pos], owner=owner, edge=edge, weight=weight)
+    return Neighbors(node=csr.col[pos], owner=owner, pos=pos, weight=weight)

@@ -24,6 +24,7 @@ pairs is dropped (after sampling, so that node keeps one neighbour fewer).
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -67,20 +68,27 @@ class Fanouts:
 
 
 class _LocalIds:
-    """Global → local node numbering for one node type, by a reusable index array.
+    """Global → local node numbering for one node type, by reusable index arrays.
 
-    Assigning is a scatter into a ``[num_nodes]`` array and reading a gather, with
-    no hashing; :meth:`reset` clears only the entries used by the batch.
+    Numbering new nodes is a scatter into a ``[num_nodes]`` table (no hashing, no
+    sort): a ``scatter_reduce(amin)`` marks each node's first occurrence, and new
+    nodes are numbered in first-occurrence order, which the seeded draws fix.
+    :meth:`finish` clears only the entries the batch used.
     """
 
     def __init__(self, num_nodes: int, device: torch.device) -> None:
         self.table = torch.full((num_nodes,), -1, dtype=torch.long, device=device)
+        self.first = torch.full((num_nodes,), _NEVER, dtype=torch.long, device=device)
         self.parts: list[Tensor] = []
         self.count = 0
 
     def add(self, nodes: Tensor) -> Tensor:
-        """Number the nodes not seen yet (sorted, so seed-independent); returns them."""
-        new = torch.unique(nodes[self.table[nodes] < 0])
+        """Number the nodes not seen yet; returns them in local order."""
+        cand = nodes[self.table[nodes] < 0]
+        pos = torch.arange(cand.numel(), device=cand.device)
+        self.first.scatter_reduce_(0, cand, pos, reduce="amin")
+        new = cand[self.first[cand] == pos]  # first occurrence of each new node
+        self.first[cand] = _NEVER
         self.table[new] = torch.arange(self.count, self.count + new.numel(), device=new.device)
         self.count += new.numel()
         self.parts.append(new)
@@ -95,6 +103,28 @@ class _LocalIds:
         self.table[n_id] = -1
         self.parts, self.count = [], 0
         return n_id
+
+
+_NEVER = torch.iinfo(torch.long).max
+
+
+@dataclass
+class _Scratch:
+    """Per-thread working memory of a sampler (node numbering, target-edge masks)."""
+
+    users: _LocalIds
+    items: _LocalIds
+    target_ui: Tensor
+    target_iu: Tensor
+
+
+def _inverse(perm: Tensor | None) -> Tensor | None:
+    """The inverse permutation (``None`` for the identity)."""
+    if perm is None:
+        return None
+    inverse = torch.empty_like(perm)
+    inverse[perm] = torch.arange(perm.numel(), device=perm.device)
+    return inverse
 
 
 @dataclass
@@ -139,12 +169,32 @@ class MultiChannelSampler:
         interacts = data[INTERACTS].edge_index
         self.user_items = CSR.from_edge_index(interacts, self.num_users).to(self.device)
         self.item_users = CSR.from_edge_index(interacts.flip(0), self.num_items).to(self.device)
+        # sorted (user, item) keys of the interacts edges → edge id, and each edge's
+        # position in the two CSRs (to mark a batch's target edges in CSR order)
+        keys = interacts[0].long() * self.num_items + interacts[1].long()
+        self._edge_keys, self._edge_order = (t.to(self.device) for t in torch.sort(keys))
+        self._pos_ui = _inverse(self.user_items.eid)
+        self._pos_iu = _inverse(self.item_users.eid)
         uu, ii = data["user", "similar", "user"], data["item", "similar", "item"]
         self.user_sim = CSR.from_edge_index(uu.edge_index, self.num_users, uu.edge_weight)
         self.item_sim = CSR.from_edge_index(ii.edge_index, self.num_items, ii.edge_weight)
         self.user_sim, self.item_sim = self.user_sim.to(self.device), self.item_sim.to(self.device)
-        self._users = _LocalIds(self.num_users, self.device)
-        self._items = _LocalIds(self.num_items, self.device)
+        self._local = threading.local()  # per-thread scratch: concurrent sample() calls
+
+    def _scratch(self) -> _Scratch:
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            scratch = self._local.scratch = _Scratch(
+                users=_LocalIds(self.num_users, self.device),
+                items=_LocalIds(self.num_items, self.device),
+                target_ui=torch.zeros(
+                    self.user_items.num_edges, dtype=torch.bool, device=self.device
+                ),
+                target_iu=torch.zeros(
+                    self.item_users.num_edges, dtype=torch.bool, device=self.device
+                ),
+            )
+        return scratch
 
     def __repr__(self) -> str:
         f = self.fanouts
@@ -169,14 +219,12 @@ class MultiChannelSampler:
             ``{"bipartite": HeteroData, "user_sim": Data, "item_sim": Data}``.
         """
         user, item = user.to(self.device), item.to(self.device)
+        scratch = self._scratch()
+        fan = self.fanouts
         return {
-            "bipartite": self._bipartite(user, item, generator),
-            "user_sim": self._similar(
-                self.user_sim, self._users, user, self.fanouts.user_sim, generator
-            ),
-            "item_sim": self._similar(
-                self.item_sim, self._items, item, self.fanouts.item_sim, generator
-            ),
+            "bipartite": self._bipartite(scratch, user, item, generator),
+            "user_sim": self._similar(self.user_sim, scratch.users, user, fan.user_sim, generator),
+            "item_sim": self._similar(self.item_sim, scratch.items, item, fan.item_sim, generator),
         }
 
     def _seed(self, ids: _LocalIds, nodes: Tensor) -> tuple[Tensor, Tensor]:
@@ -222,30 +270,32 @@ class MultiChannelSampler:
         )
 
     def _bipartite(
-        self, user: Tensor, item: Tensor, generator: torch.Generator | None
+        self, scratch: _Scratch, user: Tensor, item: Tensor, generator: torch.Generator | None
     ) -> HeteroData:
-        users, items = self._users, self._items
+        users, items = scratch.users, scratch.items
         front_u, user_pair = self._seed(users, user)
         front_i, item_pair = self._seed(items, item)
         hop_u, hop_i = _Hops(nodes=[front_u.numel()]), _Hops(nodes=[front_i.numel()])
-        valid = (user >= 0) & (item >= 0)
-        target_keys = torch.sort(user[valid] * self.num_items + item[valid]).values
-        to_user, to_item = [], []  # (src item, dst user, eid), (src user, dst item, eid)
+        targets = self._target_edges(user, item)  # edge ids of the batch's pairs
+        t_ui = targets if self._pos_ui is None else self._pos_ui[targets]
+        t_iu = targets if self._pos_iu is None else self._pos_iu[targets]
+        scratch.target_ui[t_ui], scratch.target_iu[t_iu] = True, True
+        to_user, to_item = [], []  # (src item, dst user), (src user, dst item) local ids
         for fanout in self.fanouts.bipartite:
             nb_i = sample_neighbors(self.user_items, front_u, fanout, generator=generator)
             nb_u = sample_neighbors(self.item_users, front_i, fanout, generator=generator)
-            u_of_i, i_of_u = front_u[nb_i.owner], front_i[nb_u.owner]  # the samplers
-            keep_i = self._not_target(u_of_i, nb_i.node, target_keys)
-            keep_u = self._not_target(nb_u.node, i_of_u, target_keys)
-            nb_item, u_of_i, e_i = nb_i.node[keep_i], u_of_i[keep_i], nb_i.edge[keep_i]
-            nb_user, i_of_u, e_u = nb_u.node[keep_u], i_of_u[keep_u], nb_u.edge[keep_u]
+            keep_i = (~scratch.target_ui[nb_i.pos]).nonzero(as_tuple=True)[0]
+            keep_u = (~scratch.target_iu[nb_u.pos]).nonzero(as_tuple=True)[0]
+            nb_item, u_of_i = nb_i.node[keep_i], front_u[nb_i.owner[keep_i]]  # u sampled i
+            nb_user, i_of_u = nb_u.node[keep_u], front_i[nb_u.owner[keep_u]]  # i sampled u
             front_i, front_u = items.add(nb_item), users.add(nb_user)
-            to_user.append((items[nb_item], users[u_of_i], e_i))
-            to_item.append((users[nb_user], items[i_of_u], e_u))
+            to_user.append((items[nb_item], users[u_of_i]))
+            to_item.append((users[nb_user], items[i_of_u]))
             hop_u.nodes.append(front_u.numel())
             hop_i.nodes.append(front_i.numel())
             hop_u.edges.append(nb_item.numel())
             hop_i.edges.append(nb_user.numel())
+        scratch.target_ui[t_ui], scratch.target_iu[t_iu] = False, False
         data = HeteroData()
         for ntype, ids, pair, hops in (
             ("user", users, user_pair, hop_u),
@@ -258,18 +308,19 @@ class MultiChannelSampler:
             data[ntype].num_sampled_nodes = hops.nodes
         empty = user.new_zeros(0)
         for etype, parts, hops in ((REV_INTERACTS, to_user, hop_u), (INTERACTS, to_item, hop_i)):
-            data[etype].edge_index = torch.stack(
-                [
-                    torch.cat([empty, *(p[0] for p in parts)]),
-                    torch.cat([empty, *(p[1] for p in parts)]),
-                ]
-            )
-            data[etype].e_id = torch.cat([empty, *(p[2] for p in parts)])
+            src = torch.cat([empty, *(p[0] for p in parts)])
+            dst = torch.cat([empty, *(p[1] for p in parts)])
+            data[etype].edge_index = torch.stack([src, dst])
             data[etype].num_sampled_edges = hops.edges
         return data
 
-    def _not_target(self, user: Tensor, item: Tensor, target_keys: Tensor) -> Tensor:
-        """``[M]`` bool: the edge ``(user, item)`` is not one of the batch's pairs."""
-        if not self.remove_target_edges or target_keys.numel() == 0:
-            return torch.ones_like(user, dtype=torch.bool)
-        return ~torch.isin(user * self.num_items + item, target_keys)
+    def _target_edges(self, user: Tensor, item: Tensor) -> Tensor:
+        """Edge ids (``interacts`` order) of the batch pairs that are graph edges, when
+        target edges are removed; else none."""
+        valid = (user >= 0) & (item >= 0)
+        if not self.remove_target_edges or not bool(valid.any()) or not self._edge_keys.numel():
+            return user.new_zeros(0)
+        keys = user[valid] * self.num_items + item[valid]
+        pos = torch.searchsorted(self._edge_keys, keys).clamp_max_(self._edge_keys.numel() - 1)
+        hit = self._edge_keys[pos] == keys
+        return self._edge_order[pos[hit]]

@@ -63,3 +63,42 @@ def test_batch_to_and_pin_memory_keep_structure():
     moved = batch.to("cpu")
     assert moved.tasks == ("click", "buy") and len(moved) == 4
     assert torch.equal(moved.labels["buy"], batch.labels["buy"])
+
+
+def test_neighbor_loader_is_deterministic_across_workers(tiny_graphs, tiny_split):
+    from mogenet.datasets.readers import read_log
+    from mogenet.graphs import GraphBundle
+    from mogenet.sampling import NeighborPairLoader
+    from mogenet.sampling.sampler import MultiChannelSampler
+
+    bundle = GraphBundle.load(tiny_graphs)
+    ex = Examples.from_log(read_log(tiny_split / "train.csv"), bundle.user_map, bundle.item_map)
+    sampler = MultiChannelSampler(bundle)
+
+    def epoch(workers):
+        loader = NeighborPairLoader(
+            ex, sampler, batch_size=64, shuffle=True, seed=4, num_workers=workers
+        )
+        out = []
+        for batch in loader:
+            bip = batch.graphs["bipartite"]
+            assert torch.equal(bip["user"].n_id[bip["user"].pair_index], batch.user)
+            out.append(
+                (
+                    batch.index,
+                    bip["user", "interacts", "item"].edge_index,
+                    batch.graphs["user_sim"].edge_index,
+                )
+            )
+        return out, loader
+
+    serial, loader = epoch(0)
+    threaded, _ = epoch(2)
+    assert len(serial) == len(loader) and len(serial) == len(threaded)
+    for a, b in zip(serial, threaded, strict=True):
+        assert all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+    assert sorted(torch.cat([s[0] for s in serial]).tolist()) == list(range(len(ex)))
+    second = next(iter(loader))  # next epoch: a new permutation
+    assert not torch.equal(second.index, serial[0][0])
+    moved = second.to("cpu")
+    assert moved.graphs["item_sim"].n_id.device.type == "cpu"

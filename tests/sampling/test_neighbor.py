@@ -30,10 +30,11 @@ def test_true_neighbours_distinct_and_fanout(degrees, fanout):
         assert len(got) == len(set(got))  # no duplicate within one node's draw
         assert set(got) <= set(range(1000 * s, 1000 * s + d))  # true neighbours only
         assert len(got) == (d if fanout == -1 else min(d, fanout))
-    # the edge ids point at the sampled edges
-    assert torch.equal(nb.edge, nb.edge.clone())
-    ei_col = csr.col[torch.argsort(csr.eid)]
-    assert torch.equal(ei_col[nb.edge], nb.node)
+    # positions and edge ids point at the sampled edges
+    assert torch.equal(csr.col[nb.pos], nb.node)
+    source_col = torch.empty_like(csr.col)
+    source_col[csr.eid if csr.eid is not None else torch.arange(csr.num_edges)] = csr.col
+    assert torch.equal(source_col[nb.edge_id(csr)], nb.node)
 
 
 @pytest.mark.parametrize("degree", [15, 50])  # the random-key path and the rejection path
