@@ -177,3 +177,30 @@ def test_bad_fanouts():
         Fanouts(bipartite=(0,))
     with pytest.raises(ValueError, match="unknown channel"):
         Fanouts.from_mapping({"social": [3]})
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_sampler_invariants(bundle):
+    """On CUDA the random streams differ from the CPU's, so the invariants are checked:
+    true edges, pair_index, no target edge, determinism, and everything on the GPU."""
+    user, item = pairs(bundle, n=40)
+    edges = bundle.data["user", "interacts", "item"].edge_index
+    user[:10], item[:10] = edges[0, :10], edges[1, :10]
+    sampler = MultiChannelSampler(bundle, device="cuda")
+
+    def run(seed):
+        return sampler.sample(user, item, torch.Generator(device="cuda").manual_seed(seed))
+
+    out = run(0)
+    bip = out["bipartite"]
+    assert bip["user"].n_id.is_cuda and out["user_sim"].edge_index.is_cuda
+    assert torch.equal(bip["user"].n_id[bip["user"].pair_index].cpu(), user)
+    interacts = edge_set(edges)
+    u_id, i_id = bip["user"].n_id.cpu(), bip["item"].n_id.cpu()
+    src, dst = bip["item", "rev_interacts", "user"].edge_index.cpu()
+    sampled = {(int(u_id[d]), int(i_id[s])) for s, d in zip(src, dst, strict=True)}
+    assert sampled <= interacts
+    assert not sampled & set(zip(user[:10].tolist(), item[:10].tolist(), strict=True))
+    again = run(0)["bipartite"]["item", "rev_interacts", "user"].edge_index
+    assert torch.equal(again, bip["item", "rev_interacts", "user"].edge_index)
