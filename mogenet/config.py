@@ -71,6 +71,12 @@ class ModelConfig:
         tower_channels: hidden sizes of each task tower.
         dropout: dropout inside experts and towers.
         head_options: extra keyword arguments of the chosen head.
+        graph_channels: size d of the MGNN representations (graph heads only).
+        graph_layers: MGNN layers L per channel.
+        graph_heads: attention heads of each GAT layer.
+        graph_update: the node-state update f of Eq. 1–2 (``gru`` or ``lstm``).
+        interaction: the pairwise interaction κ of Eq. 3 (``product``, ``concat``,
+            ``add``, ``mlp``).
     """
 
     name: str = "mmoe"
@@ -80,6 +86,32 @@ class ModelConfig:
     tower_channels: tuple[int, ...] = (16,)
     dropout: float = 0.0
     head_options: dict[str, Any] = field(default_factory=dict)
+    graph_channels: int = 64
+    graph_layers: int = 2
+    graph_heads: int = 1
+    graph_update: str = "gru"
+    interaction: str = "product"
+
+
+@dataclass
+class SamplerConfig:
+    """Neighbour sampling for models with a graph encoder (unused by the others).
+
+    Args:
+        bipartite: fanout per hop in the user–item graph (``-1`` = all neighbours).
+        user_sim: fanout per hop in the user–user similarity graph.
+        item_sim: fanout per hop in the item–item similarity graph.
+        weighted_similarity: draw similar neighbours in proportion to similarity.
+        remove_target_edges: drop each training pair's own edge from its subgraph.
+        num_workers: sampling threads (batches are the same for any number).
+    """
+
+    bipartite: tuple[int, ...] = (10, 10)
+    user_sim: tuple[int, ...] = (10, 10)
+    item_sim: tuple[int, ...] = (10, 10)
+    weighted_similarity: bool = False
+    remove_target_edges: bool = True
+    num_workers: int = 2
 
 
 @dataclass
@@ -138,6 +170,7 @@ class RunConfig:
     tasks: tuple[str, ...] | None = None
     graph: GraphConfig = field(default_factory=GraphConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
+    sampler: SamplerConfig = field(default_factory=SamplerConfig)
     loss: LossConfig = field(default_factory=LossConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
 

@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from mogenet.config import TrainConfig
 from mogenet.errors import InputError, TrainingError
 from mogenet.metrics import evaluate
-from mogenet.sampling import Examples, PairLoader
+from mogenet.sampling import BatchMaker, Examples, PairLoader
 
 
 def seed_everything(seed: int) -> None:
@@ -97,12 +97,17 @@ class FitResult:
 
 @torch.no_grad()
 def predict(
-    model: nn.Module, examples: Examples, *, batch_size: int, device: torch.device | str = "cpu"
+    model: nn.Module,
+    examples: Examples,
+    *,
+    batch_size: int,
+    device: torch.device | str = "cpu",
+    batches: BatchMaker | None = None,
 ) -> dict[str, np.ndarray]:
     """Probabilities per task for every example of ``examples``, in example order."""
     model.eval()
     parts: dict[str, list[np.ndarray]] = {}
-    for batch in PairLoader(examples, batch_size=batch_size):
+    for batch in (batches or BatchMaker()).loader(examples, batch_size=batch_size):
         out = model(batch.to(device))
         for t, p in out.probabilities().items():
             parts.setdefault(t, []).append(p.float().cpu().numpy())
@@ -117,10 +122,20 @@ class Trainer:
         loss: maps ``(output, labels)`` to a loss output (may own parameters, e.g.
             uncertainty log-variances; they are optimised without weight decay).
         config: optimisation settings.
+        batches: how examples become batches (with sampled subgraphs for graph
+            models); plain batches by default.
     """
 
-    def __init__(self, *, model: nn.Module, loss: nn.Module, config: TrainConfig) -> None:
+    def __init__(
+        self,
+        *,
+        model: nn.Module,
+        loss: nn.Module,
+        config: TrainConfig,
+        batches: BatchMaker | None = None,
+    ) -> None:
         self.config = config
+        self.batches = batches or BatchMaker()
         self.device = resolve_device(config.device)
         if config.cpu_threads > 0:
             torch.set_num_threads(config.cpu_threads)
@@ -151,7 +166,7 @@ class Trainer:
                 best so far (e.g. to write history and checkpoints).
         """
         cfg = self.config
-        loader = PairLoader(train, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
+        loader = self.batches.loader(train, batch_size=cfg.batch_size, shuffle=True, seed=cfg.seed)
         result = FitResult()
         best_state = None
         stale = 0

@@ -5,15 +5,16 @@
 - :class:`MultiChannelSampler`, :class:`Fanouts` — bipartite / user-similarity /
   item-similarity subgraphs of a batch of pairs (pure PyTorch, CPU and CUDA).
 - :class:`NeighborPairLoader` — batches with their subgraphs, sampled ahead by
-  worker threads.
+  worker threads; :class:`BatchMaker` — which loader a model gets.
 """
 
 from mogenet.sampling.batch import PairBatch
-from mogenet.sampling.loader import Examples, NeighborPairLoader, PairLoader
+from mogenet.sampling.loader import BatchMaker, Examples, NeighborPairLoader, PairLoader
 from mogenet.sampling.neighbor import CSR, sample_neighbors
 from mogenet.sampling.sampler import CHANNELS, Fanouts, MultiChannelSampler
 
 __all__ = [
+    "BatchMaker",
     "CHANNELS",
     "CSR",
     "Examples",

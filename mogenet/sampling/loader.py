@@ -230,3 +230,40 @@ class NeighborPairLoader(PairLoader):
                 pending.append(pool.submit(self._make, *job))
             while pending:
                 yield pending.popleft().result()
+
+
+class BatchMaker:
+    """How examples become batches: plain slices, or slices with sampled subgraphs.
+
+    The trainer and the predictor ask a ``BatchMaker`` for loaders and never look
+    at the model; the pipeline gives a sampler only to models that read graphs.
+
+    Args:
+        sampler: a :class:`~mogenet.sampling.sampler.MultiChannelSampler`, or
+            ``None`` for models without a graph encoder.
+        num_workers: sampling threads of :class:`NeighborPairLoader`.
+        pin_memory: page-lock sampled CPU batches (CUDA model, CPU sampler).
+    """
+
+    def __init__(self, sampler=None, *, num_workers: int = 0, pin_memory: bool = False) -> None:
+        self.sampler = sampler
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+
+    def __repr__(self) -> str:
+        return f"BatchMaker(sampler={self.sampler!r}, num_workers={self.num_workers})"
+
+    def loader(
+        self, examples: Examples, *, batch_size: int, shuffle: bool = False, seed: int = 0
+    ) -> PairLoader:
+        if self.sampler is None:
+            return PairLoader(examples, batch_size=batch_size, shuffle=shuffle, seed=seed)
+        return NeighborPairLoader(
+            examples,
+            self.sampler,
+            batch_size=batch_size,
+            shuffle=shuffle,
+            seed=seed,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+        )
