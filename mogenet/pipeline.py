@@ -18,7 +18,7 @@ import pandas as pd
 from mogenet import __version__
 from mogenet.baselines import PopularityScorer, oracle_scores
 from mogenet.build import build_loss, build_model
-from mogenet.config import GraphConfig, RunConfig
+from mogenet.config import GraphConfig, RunConfig, SamplerConfig
 from mogenet.datasets.log import ITEM, USER, InteractionLog
 from mogenet.datasets.negatives import sample_negatives
 from mogenet.datasets.readers import (
@@ -36,7 +36,7 @@ from mogenet.io import atomic_dir, atomic_path, file_sha256, write_json
 from mogenet.metrics import evaluate as evaluate_scores
 from mogenet.metrics import to_jsonable
 from mogenet.run import Run
-from mogenet.sampling import Examples
+from mogenet.sampling import BatchMaker, Examples, Fanouts, MultiChannelSampler
 from mogenet.trainer import FitResult, Trainer, predict, seed_everything
 
 
@@ -210,7 +210,8 @@ def train(
         item_features=bundle.item_features(),
     )
     loss = build_loss(config.loss, tasks=tasks)
-    trainer = Trainer(model=model, loss=loss, config=config.train)
+    batches = make_batches(model, bundle, config.sampler, device=config.train.device)
+    trainer = Trainer(model=model, loss=loss, config=config.train, batches=batches)
     train_ex = Examples.from_log(train_log, bundle.user_map, bundle.item_map)
     valid_ex = Examples.from_log(valid_log, bundle.user_map, bundle.item_map)
     popularity = PopularityScorer().fit(train_log)
@@ -255,13 +256,36 @@ def train(
     return run, result
 
 
+def make_batches(
+    model, bundle: GraphBundle | None, config: SamplerConfig, *, device: str = "cpu"
+) -> BatchMaker:
+    """Plain batches, or batches with sampled subgraphs for models that read graphs."""
+    if not model.needs_graphs:
+        return BatchMaker()
+    sampler = MultiChannelSampler(
+        bundle,
+        fanouts=Fanouts(
+            bipartite=config.bipartite, user_sim=config.user_sim, item_sim=config.item_sim
+        ),
+        weighted_similarity=config.weighted_similarity,
+        remove_target_edges=config.remove_target_edges,
+        device=device,
+    )
+    workers = config.num_workers if sampler.device.type == "cpu" else 0
+    return BatchMaker(sampler, num_workers=workers)
+
+
 def score_log(run: Run, log_or_pairs: InteractionLog | pd.DataFrame, *, device: str = "cpu"):
     """Model probabilities ``{task: [N]}`` for every row (cold-start ids allowed)."""
     frame = log_or_pairs.frame if isinstance(log_or_pairs, InteractionLog) else log_or_pairs
     log = log_or_pairs if isinstance(log_or_pairs, InteractionLog) else InteractionLog(frame, ())
     examples = Examples.from_log(log, run.user_map, run.item_map)
     model = run.model().to(device)
-    return predict(model, examples, batch_size=run.config.train.eval_batch_size, device=device)
+    bundle = run.bundle() if model.needs_graphs else None
+    batches = make_batches(model, bundle, run.config.sampler, device=device)
+    return predict(
+        model, examples, batch_size=run.config.train.eval_batch_size, device=device, batches=batches
+    )
 
 
 def evaluate(

@@ -33,6 +33,7 @@ from mogenet.datasets.features import FeatureTable
 from mogenet.datasets.idmap import IdMap
 from mogenet.datasets.log import ITEM
 from mogenet.errors import InputError
+from mogenet.graphs import GraphBundle
 from mogenet.io import atomic_path, write_json
 from mogenet.nn.model import MultiTaskModel
 
@@ -82,6 +83,18 @@ class Run:
         )
         model.load_state_dict(self.state["model"])
         return model.eval()
+
+    def bundle(self) -> GraphBundle:
+        """The graph bundle the run was trained on (path in ``run.json``), checked by hash."""
+        graph = self.info.get("graph") or {}
+        bundle = GraphBundle.load(graph.get("path", ""))
+        if graph.get("hash") and bundle.meta.get("hash") != graph["hash"]:
+            raise InputError(
+                "the graph directory changed since training (content hash differs); "
+                "rebuild it from the same training file or retrain",
+                file=graph.get("path"),
+            )
+        return bundle
 
     def loss(self) -> torch.nn.Module:
         loss = build_loss(self.config.loss, tasks=self.tasks)
