@@ -4,6 +4,9 @@ This is the one place where configuration becomes modules: the head class comes
 from the registry (``mogenet.nn.heads.HEADS``) and receives, as typed keyword
 arguments, those shared :class:`~mogenet.config.ModelConfig` fields that its
 constructor declares, plus its ``head_options`` (checked against the signature).
+A head that declares ``z_channels`` can read MoGENet's graph interactions; if the
+built head says ``uses_graph``, the model gets an MGNN encoder and the pairwise
+interaction κ, and its batches carry sampled subgraphs.
 """
 
 from __future__ import annotations
@@ -17,6 +20,8 @@ from mogenet.errors import InputError
 from mogenet.losses import MultiTaskLoss
 from mogenet.nn.encoder import NodeEncoder
 from mogenet.nn.heads import HEADS
+from mogenet.nn.interaction import PairwiseInteraction
+from mogenet.nn.mgnn import MGNN
 from mogenet.nn.model import MultiTaskModel
 
 #: ModelConfig fields offered to every head constructor that declares them.
@@ -50,13 +55,35 @@ def build_model(
             f"(options: {', '.join(p for p in params if p not in ('self', 'tasks'))})"
         )
     kwargs = {k: getattr(config, k) for k in SHARED_HEAD_FIELDS if k in params}
+    interaction = None
+    if "z_channels" in params:  # the head can read MoGENet's graph interactions Z
+        interaction = PairwiseInteraction(kind=config.interaction, channels=config.graph_channels)
+        kwargs["z_channels"] = interaction.out_channels
     kwargs.update(config.head_options)
     head = cls(
         in_channels=user_encoder.out_channels + item_encoder.out_channels,
         tasks=tuple(tasks),
         **kwargs,
     )
-    return MultiTaskModel(user_encoder=user_encoder, item_encoder=item_encoder, head=head)
+    graph_encoder = None
+    if head.uses_graph:
+        graph_encoder = MGNN(
+            user_channels=user_encoder.out_channels,
+            item_channels=item_encoder.out_channels,
+            channels=config.graph_channels,
+            num_layers=config.graph_layers,
+            heads=config.graph_heads,
+            update=config.graph_update,
+        )
+    else:
+        interaction = None  # e.g. MoGENet with its graph experts off (= MMoE, §2.4)
+    return MultiTaskModel(
+        user_encoder=user_encoder,
+        item_encoder=item_encoder,
+        head=head,
+        graph_encoder=graph_encoder,
+        interaction=interaction,
+    )
 
 
 def build_loss(config: LossConfig, *, tasks: Sequence[str]) -> MultiTaskLoss:

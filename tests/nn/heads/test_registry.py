@@ -27,6 +27,10 @@ class HeadCase:
 
 HEAD_CASES: dict[str, HeadCase] = {
     "mmoe": HeadCase(dict(num_experts=3, expert_channels=(8, 4), tower_channels=(3,))),
+    "mogenet": HeadCase(
+        dict(num_experts=4, expert_channels=(8, 4), z_channels=3, tower_channels=(3,)),
+        z_shape=(4, 3),
+    ),
     "shared_bottom": HeadCase(dict(bottom_channels=(8, 4), tower_channels=(3,))),
 }
 
