@@ -233,7 +233,11 @@ class Trainer:
     def predict(self, examples: Examples) -> dict[str, np.ndarray]:
         """Probabilities per task for every example, in example order."""
         return predict(
-            self.model, examples, batch_size=self.config.eval_batch_size, device=self.device
+            self.model,
+            examples,
+            batch_size=self.config.eval_batch_size,
+            device=self.device,
+            batches=self.batches,
         )
 
     def evaluate(self, examples: Examples) -> dict[str, dict[str, float]]:

@@ -224,3 +224,50 @@ def test_same_seed_same_metrics(tiny_split, tiny_graphs, tmp_path):
     for r in results:
         r.pop("run")
     assert results[0] == results[1]
+
+
+def test_mogenet_trains_evaluates_and_predicts(tiny_split, tiny_graphs, tmp_path, capsys):
+    run = tmp_path / "run"
+    assert (
+        main(
+            [
+                "train",
+                "--graphs",
+                str(tiny_graphs),
+                "--train",
+                str(tiny_split / "train.csv"),
+                "--valid",
+                str(tiny_split / "valid.csv"),
+                "--out",
+                str(run),
+                "--model",
+                "mogenet",
+                "--epochs",
+                "2",
+                "--set",
+                "model.graph_channels=8",
+                "--set",
+                "model.tower_channels=[]",
+                "--set",
+                "sampler.bipartite=[3,3]",
+                "--set",
+                "sampler.user_sim=[3,3]",
+                "--set",
+                "sampler.item_sim=[3,3]",
+            ]
+        )
+        == 0
+    )
+    info = json.loads((run / "run.json").read_text())
+    assert info["model"] == "mogenet"
+    history = [json.loads(line) for line in (run / "history.jsonl").read_text().splitlines()]
+    assert all(0 <= h["valid"]["click"]["auc"] <= 1 for h in history)
+    assert main(["evaluate", str(run), "--data", str(tiny_split / "test.csv")]) == 0
+    assert "oracle" in capsys.readouterr().out
+    pred = tmp_path / "pred.csv"
+    assert (
+        main(["predict", str(run), "--data", str(tiny_split / "test.csv"), "--out", str(pred)]) == 0
+    )
+    assert len(pred.read_text().splitlines()) == len(
+        (tiny_split / "test.csv").read_text().splitlines()
+    )
