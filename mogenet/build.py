@@ -74,6 +74,9 @@ def build_model(
             num_layers=config.graph_layers,
             heads=config.graph_heads,
             update=config.graph_update,
+            use_edge_weight=config.graph_edge_weight,
+            dropout=config.graph_dropout,
+            channels_used=config.graph_channels_used,
         )
     else:
         interaction = None  # e.g. MoGENet with its graph experts off (= MMoE, §2.4)

@@ -40,3 +40,13 @@ def test_bad_yaml(tmp_path):
     p.write_text("- just\n- a list\n")
     with pytest.raises(InputError, match="mapping"):
         RunConfig.from_yaml(p)
+
+
+def test_paper_preset():
+    cfg = RunConfig.preset("mogenet-paper")
+    assert cfg.model.name == "mogenet" and cfg.model.graph_layers == 2
+    assert cfg.model.graph_channels == 64 and cfg.model.expert_channels == (32, 32)
+    assert cfg.loss.cooperative == 1e-6 and cfg.train.weight_decay == 1e-3
+    assert cfg.train.lr == 1e-4 and cfg.train.batch_size == 256
+    with pytest.raises(InputError, match="unknown preset"):
+        RunConfig.preset("nope")

@@ -17,7 +17,9 @@ def add_parser(sub) -> None:
     p.add_argument("--tasks", type=tasks_arg, help="tasks to train, comma separated")
     p.add_argument("--device", help="cpu, cuda or cuda:N")
     p.add_argument("--epochs", type=int)
-    p.add_argument("--config", metavar="FILE.yaml", help="a RunConfig in YAML")
+    base = p.add_mutually_exclusive_group()
+    base.add_argument("--config", metavar="FILE.yaml", help="a RunConfig in YAML")
+    base.add_argument("--preset", help="a named configuration, e.g. mogenet-paper")
     p.add_argument(
         "--set",
         action="append",
@@ -30,8 +32,11 @@ def add_parser(sub) -> None:
 
 
 def resolve_config(args) -> RunConfig:
-    """Config file, then ``--set`` overrides, then the explicit flags."""
-    config = RunConfig.from_yaml(args.config) if args.config else RunConfig()
+    """Preset or config file, then ``--set`` overrides, then the explicit flags."""
+    if args.preset:
+        config = RunConfig.preset(args.preset)
+    else:
+        config = RunConfig.from_yaml(args.config) if args.config else RunConfig()
     sets = list(args.set)
     for flag, key in (
         ("model", "model.name"),
