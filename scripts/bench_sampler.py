@@ -264,6 +264,7 @@ def bench_size(n: int, params: dict) -> dict:
         "generate_seconds": round(generate_seconds, 3),
         "bundle_seconds": round(bundle_seconds, 3),
         "torch_default_threads": default_threads,
+        "loadavg_start": _loadavg(),
         "runs": [],
         "notes": [],
     }
@@ -325,7 +326,16 @@ def bench_size(n: int, params: dict) -> dict:
                 modes["pyg"]["threads"] = default_threads
             out["runs"].append({**config, "modes": modes})
             _log(f"  {n:.0e} {config}: " + ", ".join(f"{k} {_brief(v)}" for k, v in modes.items()))
+    out["loadavg_end"] = _loadavg()
     return out
+
+
+def _loadavg() -> list[float] | None:
+    """1/5/15-minute load averages (other work on the machine skews the timings)."""
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except OSError:
+        return None
 
 
 # ---------------------------------------------------------------- orchestration
@@ -504,6 +514,12 @@ def to_markdown(report: dict) -> str:
             lines.append(row)
     notes = sorted({note for s in report["sizes"].values() for note in s.get("notes", [])})
     extra = [
+        f"{int(n):.0e} draws: load average (1/5/15 min) {s['loadavg_start']} at start, "
+        f"{s['loadavg_end']} at end"
+        for n, s in report["sizes"].items()
+        if s.get("loadavg_start") is not None
+    ]
+    extra += [
         f"{int(n):.0e} draws: {s['cuda_device']}"
         for n, s in report["sizes"].items()
         if "cuda_device" in s
