@@ -33,8 +33,8 @@ MODELS = {
 }
 
 
-def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
-    """Metrics of every model (and the baselines) for one seed."""
+def prepare(seed: int, args: argparse.Namespace, work: Path) -> Path:
+    """Generate, split and build the graphs of one seed's log; returns its folder."""
     d = work / f"seed{seed}"
     cfg = SyntheticConfig.preset(
         args.preset,
@@ -47,6 +47,22 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
     generate(cfg).write(d / "raw")
     pipeline.split_file(d / "raw" / "interactions.csv", d, by="time", seed=seed)
     pipeline.build_graphs(d / "train.csv", d / "graphs")  # ids only: no feature tables
+    return d
+
+
+def add_data_args(p: argparse.ArgumentParser) -> None:
+    """The synthetic-log options shared with the ablation script."""
+    p.add_argument("--preset", default="demo")
+    p.add_argument("--users", type=int, default=3000)
+    p.add_argument("--items", type=int, default=1000)
+    p.add_argument("--interactions", type=int, default=60_000)
+    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--set", action="append", default=[], help="extra RunConfig overrides")
+
+
+def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
+    """Metrics of every model (and the baselines) for one seed."""
+    d = prepare(seed, args, work)
     out: dict = {"models": {}, "seconds": {}}
     for name, sets in MODELS.items():
         start = time.perf_counter()
@@ -127,12 +143,7 @@ def markdown(summary: dict, args: argparse.Namespace) -> str:
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
-    p.add_argument("--preset", default="demo")
-    p.add_argument("--users", type=int, default=3000)
-    p.add_argument("--items", type=int, default=1000)
-    p.add_argument("--interactions", type=int, default=60_000)
-    p.add_argument("--epochs", type=int, default=10)
-    p.add_argument("--set", action="append", default=[], help="extra RunConfig overrides")
+    add_data_args(p)
     p.add_argument("--work", default="bench/collab_work")
     p.add_argument("--out", default="bench/collab.json")
     args = p.parse_args(argv)
