@@ -48,10 +48,8 @@ Writes ``--out`` (JSON) and the same results as a Markdown table next to it
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import json
 import os
-import platform
 import subprocess
 import sys
 import tempfile
@@ -61,6 +59,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import bench_graphs  # noqa: E402 — the same machine record as the graph benchmark
 from bench_graphs import power_law_log  # noqa: E402 — the same generator as the graph benchmark
 
 #: CPU target: sampled edges/s of 2-hop [10, 10], batch 4096, on 1e7 edges (loader mode).
@@ -360,36 +359,14 @@ def run_child(n: int, params: dict, work: Path, *, timeout: float, in_process: b
 
 
 def machine_info() -> dict:
-    """CPU, library versions, date and commit of this run."""
+    """The graph benchmark's machine record, plus PyG's version and CUDA availability."""
     import torch
     import torch_geometric
 
-    cpu_model = platform.processor()
-    try:
-        with open("/proc/cpuinfo") as f:
-            cpu_model = next(line.split(":", 1)[1].strip() for line in f if "model name" in line)
-    except (OSError, StopIteration):
-        pass
-    try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"],
-            capture_output=True, text=True, cwd=Path(__file__).parent, timeout=10,
-        ).stdout.strip() or None  # fmt: skip
-    except (OSError, subprocess.SubprocessError):
-        commit = None
     return {
-        "date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-        "cpu_model": cpu_model,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
+        **bench_graphs.machine_info(),
         "torch_geometric": torch_geometric.__version__,
-        "numpy": np.__version__,
         "cuda_available": torch.cuda.is_available(),
-        "git_commit": commit,
     }
 
 
