@@ -118,3 +118,21 @@ def task_towers(
             for task in tasks
         }
     )
+
+
+def expert_bank(
+    *,
+    num_experts: int,
+    in_channels: int,
+    channels: Sequence[int],
+    act: str | None = "relu",
+    norm: str | None = None,
+    dropout: float = 0.0,
+) -> nn.ModuleList:
+    """``num_experts`` independent :func:`expert_mlp` of the same shape (a mixture's experts)."""
+    if num_experts < 1:
+        raise ValueError(f"num_experts must be >= 1, got {num_experts}")
+    return nn.ModuleList(
+        expert_mlp(in_channels=in_channels, channels=channels, act=act, norm=norm, dropout=dropout)
+        for _ in range(num_experts)
+    )

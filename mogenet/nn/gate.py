@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 from torch import Tensor, nn
 
@@ -47,3 +49,10 @@ class Gate(nn.Module):
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.in_channels}, num_experts={self.num_experts})"
+
+
+def task_gates(*, tasks: Sequence[str], in_channels: int, num_experts: int) -> nn.ModuleDict:
+    """One :class:`Gate` per task, keyed by task name (the "multi-gate" of MMoE)."""
+    return nn.ModuleDict(
+        {task: Gate(in_channels=in_channels, num_experts=num_experts) for task in tasks}
+    )

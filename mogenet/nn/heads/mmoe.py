@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from mogenet.nn.expert import expert_mlp, task_towers
-from mogenet.nn.gate import Gate
+from mogenet.nn.expert import expert_bank, task_towers
+from mogenet.nn.gate import task_gates
 from mogenet.nn.heads.base import MultiTaskHead
 from mogenet.nn.output import HeadOutput
 from mogenet.nn.resolver import register_head
@@ -62,19 +62,15 @@ class MMoE(MultiTaskHead):
         self.num_experts = num_experts
         self.expert_channels = tuple(expert_channels)
         self.tower_channels = tuple(tower_channels)
-        self.experts = nn.ModuleList(
-            expert_mlp(
-                in_channels=in_channels,
-                channels=self.expert_channels,
-                act=act,
-                norm=norm,
-                dropout=dropout,
-            )
-            for _ in range(num_experts)
+        self.experts = expert_bank(
+            num_experts=num_experts,
+            in_channels=in_channels,
+            channels=self.expert_channels,
+            act=act,
+            norm=norm,
+            dropout=dropout,
         )
-        self.gates = nn.ModuleDict(
-            {t: Gate(in_channels=in_channels, num_experts=num_experts) for t in self.tasks}
-        )
+        self.gates = task_gates(tasks=self.tasks, in_channels=in_channels, num_experts=num_experts)
         self.towers = task_towers(
             tasks=self.tasks,
             in_channels=self.expert_channels[-1],

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from typing import ClassVar
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from mogenet.nn.expert import expert_mlp, task_towers
-from mogenet.nn.gate import Gate
+from mogenet.nn.expert import expert_bank, task_towers
+from mogenet.nn.gate import task_gates
 from mogenet.nn.heads.base import MultiTaskHead
 from mogenet.nn.interaction import NUM_INTERACTIONS
 from mogenet.nn.output import HeadOutput
@@ -115,15 +115,14 @@ class GraphEnhancedExperts(MultiTaskHead):
         self.uses_graph = graph_experts > 0
         self.z_channels = int(z_channels) if self.uses_graph else 0
 
-        self.experts = nn.ModuleList(
-            expert_mlp(
-                in_channels=in_channels, channels=self.expert_channels, act=ACT, dropout=dropout
-            )
-            for _ in range(num_experts)
+        self.experts = expert_bank(
+            num_experts=num_experts,
+            in_channels=in_channels,
+            channels=self.expert_channels,
+            act=ACT,
+            dropout=dropout,
         )
-        self.gates = nn.ModuleDict(
-            {t: Gate(in_channels=in_channels, num_experts=num_experts) for t in self.tasks}
-        )
+        self.gates = task_gates(tasks=self.tasks, in_channels=in_channels, num_experts=num_experts)
         self.towers = task_towers(
             tasks=self.tasks,
             in_channels=self.expert_channels[-1] + self.z_channels,
