@@ -56,7 +56,7 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--users", type=int, default=3000)
     p.add_argument("--items", type=int, default=1000)
     p.add_argument("--interactions", type=int, default=60_000)
-    p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--set", action="append", default=[], help="extra RunConfig overrides")
 
 

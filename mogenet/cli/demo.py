@@ -21,7 +21,7 @@ def add_parser(sub) -> None:
     p.add_argument("--out", default="mogenet_demo", metavar="DIR", help="default: ./mogenet_demo")
     p.add_argument("--preset", default="demo", help="synthetic size preset (tiny, demo, small, …)")
     p.add_argument("--model", default="mmoe", help="head name (default: mmoe)")
-    p.add_argument("--epochs", type=int, default=20, help="maximum epochs (early stopping)")
+    p.add_argument("--epochs", type=int, default=30, help="maximum epochs (early stopping)")
     p.add_argument("--device", default="cpu")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=run)
