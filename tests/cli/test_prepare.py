@@ -2,32 +2,13 @@
 
 from __future__ import annotations
 
-import argparse
-import sys
-
 import pandas as pd
 import pytest
 
-import mogenet.cli
-from mogenet.cli import prepare as prepare_verb
+from mogenet.cli import main as run
 from mogenet.datasets.public import PREPARERS
-from mogenet.errors import MogenetError
 
 TAOBAO = "1,10,7,pv,1511544070\n1,11,7,fav,1511544080\n2,10,7,buy,1511544090\n"
-
-
-def run(argv: list[str]) -> int:
-    """The verb through its own parser, with ``mogenet.cli.main``'s error handling."""
-    parser = argparse.ArgumentParser(prog="mogenet")
-    sub = parser.add_subparsers(dest="verb", required=True)
-    prepare_verb.add_parser(sub)
-    args = parser.parse_args(argv)
-    try:
-        args.func(args)
-    except MogenetError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
-    return 0
 
 
 @pytest.fixture
@@ -84,12 +65,10 @@ def test_help_lists_datasets(capsys):
         assert name in text and preparer.title in text
 
 
-@pytest.mark.parametrize("entry", ["local", "main"])
-def test_missing_raw_file_is_one_line(tmp_path, capsys, entry):
+def test_missing_raw_file_is_one_line(tmp_path, capsys):
     raw = tmp_path / "raw"
     raw.mkdir()
-    main = run if entry == "local" else mogenet.cli.main
-    code = main(["prepare", "ml1m", "--raw", str(raw), "--out", str(tmp_path / "out")])
+    code = run(["prepare", "ml1m", "--raw", str(raw), "--out", str(tmp_path / "out")])
     assert code == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and err.startswith("error: ")
