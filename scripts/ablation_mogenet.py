@@ -26,7 +26,7 @@ from bench_collab import add_data_args, prepare  # noqa: E402
 
 from mogenet import pipeline  # noqa: E402
 from mogenet.config import RunConfig  # noqa: E402
-from mogenet.io import atomic_path, write_json  # noqa: E402
+from mogenet.io import write_report  # noqa: E402
 
 KAPPAS = ("product", "concat", "add", "mlp")
 LOSSES = {
@@ -88,10 +88,7 @@ def main(argv: list[str] | None = None) -> dict:
             f"| {kappa} | " + " | ".join(f"{row[v]['mean_gauc']:.4f}" for v in variants) + " |"
         )
     table = "\n".join(lines) + "\n"
-    write_json(args.out, {"args": vars(args), "results": results})
-    with atomic_path(Path(args.out).with_suffix(".md")) as tmp:
-        tmp.write_text(table)
-    print(table)
+    write_report(args.out, {"args": vars(args), "results": results}, table)
     return results
 
 

@@ -25,7 +25,7 @@ import numpy as np
 from mogenet import pipeline
 from mogenet.config import RunConfig
 from mogenet.datasets.synthetic import SyntheticConfig, generate
-from mogenet.io import atomic_path, write_json
+from mogenet.io import write_report
 
 MODELS = {
     "mmoe": [],
@@ -150,11 +150,8 @@ def main(argv: list[str] | None = None) -> dict:
     warnings.filterwarnings("ignore")
     per_seed = [run_seed(s, args, Path(args.work)) for s in args.seeds]
     summary = summarise(per_seed)
-    write_json(args.out, {"args": vars(args), "per_seed": per_seed, "summary": summary})
-    table = markdown(summary, args)
-    with atomic_path(Path(args.out).with_suffix(".md")) as tmp:
-        tmp.write_text(table)
-    print(table)
+    report = {"args": vars(args), "per_seed": per_seed, "summary": summary}
+    write_report(args.out, report, markdown(summary, args))
     return summary
 
 

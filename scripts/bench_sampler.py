@@ -588,13 +588,9 @@ def main(argv: list[str] | None = None) -> dict:
             )
     report["targets"] = evaluate_targets(report["sizes"], params)
 
-    from mogenet.io import atomic_path, write_json
+    from mogenet.io import write_report
 
-    markdown = to_markdown(report)
-    write_json(args.out, report)
-    with atomic_path(args.out.with_suffix(".md")) as tmp_md:
-        tmp_md.write_text(markdown)
-    print(markdown)
+    write_report(args.out, report, to_markdown(report))
     return report
 
 
