@@ -97,13 +97,6 @@ class InteractionLog:
         frame = self.frame.iloc[np.asarray(index)].reset_index(drop=True)
         return InteractionLog(frame, self.tasks, self.source)
 
-    def with_tasks(self, tasks: tuple[str, ...] | list[str]) -> InteractionLog:
-        """The same rows restricted to a subset of tasks (drops the other label columns)."""
-        tasks = tuple(tasks)
-        drop = [t for t in self.tasks if t not in tasks]
-        drop += [ORACLE_PREFIX + t for t in drop if ORACLE_PREFIX + t in self.frame.columns]
-        return InteractionLog(self.frame.drop(columns=drop), tasks, self.source)
-
     def to_csv(self, path: str | os.PathLike) -> None:
         """Write the log as a wide-form CSV, atomically (temp file, then rename)."""
         cols = [USER, ITEM]
