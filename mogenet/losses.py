@@ -173,6 +173,7 @@ class MultiTaskLoss(nn.Module):
         \mathrm{BCE}(o^k_b, y^k_b), \qquad
         \mathcal{L} = \sum_k e^{-s_k}\mathcal{L}^k + s_k \;+\; \beta\,\mathcal{L}_{co}
 
+    plus every head-defined term of ``output.losses`` (already scaled by the head),
     where :math:`M_k` are the rows kept by ``mask[task]`` (all rows without a mask):
     masked rows add exactly 0 and do not count in the mean (a task with no kept row
     has loss 0). With ``weighting="fixed"`` the first sum is
@@ -259,6 +260,11 @@ class MultiTaskLoss(nn.Module):
             co = cooperative_loss({t: output.gates[t] for t in self.tasks})
             terms["cooperative"] = co
             total = total + self.cooperative * co
+        for name, term in output.losses.items():  # head-defined terms (calibration, …)
+            if name in terms:
+                raise ValueError(f"head loss term '{name}' clashes with a built-in term")
+            terms[name] = term
+            total = total + term
         return LossOutput(
             total=total,
             per_task=per_task,

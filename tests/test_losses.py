@@ -166,3 +166,19 @@ def test_registry_and_repr():
         "weighting.log_var.buy",
         "weighting.log_var.click",
     ]
+
+
+def test_head_loss_terms_are_added_and_logged():
+    loss_fn = MultiTaskLoss(tasks=TASKS, weighting="fixed")
+    out, y = output(), labels()
+    base = loss_fn(out, y).total
+    extra = torch.tensor(0.25, requires_grad=True)
+    out.losses = {"calibration": extra}
+    res = loss_fn(out, y)
+    torch.testing.assert_close(res.total, base + 0.25)
+    assert res.terms["calibration"] is extra
+    res.total.backward()
+    assert extra.grad == 1.0
+    out.losses = {"main": torch.tensor(1.0)}
+    with pytest.raises(ValueError, match="clashes with a built-in term"):
+        loss_fn(out, y)

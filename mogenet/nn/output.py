@@ -18,13 +18,18 @@ class HeadOutput:
             with per-task gates (MMoE, MoGENet, …); rows sum to 1. Used by the
             cooperative loss (MoGENet Eq. 7) and by reports. ``None`` for heads
             without gates (Shared-Bottom).
-        aux: head-specific extra tensors for extra loss terms or reports (e.g. an
-            intermediate task's logits); empty for most heads.
+        aux: head-specific extra tensors for reports (e.g. an intermediate task's
+            logits); empty for most heads.
+        losses: name → scalar extra loss terms the head defines itself, already
+            multiplied by their coefficient (AITM/BPCM calibration, AESM2 expert
+            selection). :class:`~mogenet.losses.MultiTaskLoss` adds them to the total
+            and logs each under its name; empty for most heads.
     """
 
     logits: dict[str, Tensor]
     gates: dict[str, Tensor] | None = None
     aux: dict[str, Tensor] = field(default_factory=dict)
+    losses: dict[str, Tensor] = field(default_factory=dict)
 
     @property
     def tasks(self) -> tuple[str, ...]:
