@@ -53,6 +53,16 @@ class MultiTaskHead(nn.Module, ABC):
     #: Whether :meth:`forward` reads the graph-interaction tensor ``z`` (MoGENet's
     #: :math:`\mathcal{Z}`, Eq. 3). Models compute ``z`` only for heads that set it.
     uses_graph: ClassVar[bool] = False
+    #: Extra inputs :meth:`forward` reads besides ``x`` and ``z``; the model passes
+    #: them as keyword arguments only to heads that declare them (see
+    #: :class:`~mogenet.nn.MultiTaskModel`): ``"sequence"`` gives ``sequence``
+    #: ``[B, L, in_channels]`` (the pair representation of the user with each item of
+    #: the user's behaviour history), ``sequence_labels`` ``[B, L, num_tasks]`` and
+    #: ``sequence_mask`` ``[B, L]`` bool (``False`` = padding); ``"scenario"`` gives
+    #: ``scenario`` ``[B]`` long scenario codes.  Empty for most heads.  A head that
+    #: reads sequences has a ``max_length`` attribute (the ``L`` it is fed), one that
+    #: reads scenarios a ``num_scenarios`` attribute (codes lie in ``[0, num_scenarios)``).
+    inputs: ClassVar[frozenset[str]] = frozenset()
 
     def __init__(self, *, in_channels: int, tasks: Sequence[str]) -> None:
         super().__init__()
@@ -70,7 +80,7 @@ class MultiTaskHead(nn.Module, ABC):
         """Re-initialise every learnable parameter."""
 
     @abstractmethod
-    def forward(self, x: Tensor, z: Tensor | None = None) -> HeadOutput:
+    def forward(self, x: Tensor, z: Tensor | None = None, **inputs: Tensor) -> HeadOutput:
         r"""Per-task logits.
 
         Args:
@@ -78,6 +88,8 @@ class MultiTaskHead(nn.Module, ABC):
             z: ``[B, N, D]`` graph-interaction tensor (one row per interaction
                 :math:`\kappa(\cdot, \cdot)` of MoGENet Eq. 3) or ``None``. Heads with
                 ``uses_graph = False`` ignore it.
+            **inputs: the extra inputs the head declares in :attr:`inputs` (none for
+                most heads, whose ``forward(x, z=None)`` never receives any).
         """
 
     def __repr__(self) -> str:
