@@ -343,20 +343,27 @@ def pivot_long(events: pd.DataFrame, tasks: list[str], behavior: str = "_behavio
 def read_pairs(path: str | os.PathLike, schema: CsvSchema | None = None) -> pd.DataFrame:
     """Read ``(user, item)`` pairs to score: the id columns (canonical names), validated.
 
-    Other columns (labels, timestamps) are ignored.
+    ``timestamp`` and ``scenario`` are kept when present (heads that read behaviour
+    sequences or scenarios need them); other columns (labels) are ignored.
     """
     path = Path(path)
     schema = schema or CsvSchema()
     header = read_header(path)
     _require_columns(path, header, [schema.user, schema.item])
+    optional = _optional(header, schema)
     parts = []
-    for line0, chunk in _chunks(path, [schema.user, schema.item], CHUNK_ROWS):
+    for line0, chunk in _chunks(path, [schema.user, schema.item, *optional.values()], CHUNK_ROWS):
         _check_ids(path, line0, chunk, [schema.user, schema.item])
-        parts.append(
-            pd.DataFrame(
-                {USER: chunk[schema.user].str.strip(), ITEM: chunk[schema.item].str.strip()}
-            )
+        part = pd.DataFrame(
+            {USER: chunk[schema.user].str.strip(), ITEM: chunk[schema.item].str.strip()}
         )
+        if TIMESTAMP in optional:
+            part[TIMESTAMP] = _parse_timestamps(
+                path, line0, chunk[schema.timestamp], schema.timestamp
+            )
+        if SCENARIO in optional:
+            part[SCENARIO] = chunk[schema.scenario].str.strip()
+        parts.append(part)
     if not parts or sum(len(p) for p in parts) == 0:
         raise InputError("no data rows (header only)", file=path, row=2)
     return pd.concat(parts, ignore_index=True)

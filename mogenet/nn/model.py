@@ -24,6 +24,16 @@ class MultiTaskModel(nn.Module):
     also receives :math:`\mathcal{Z} = \kappa(\mathrm{MGNN}(\text{subgraphs}))`
     ``[B, N, D]`` (Eq. 3), computed from ``batch.graphs``; without them ``z = None``.
 
+    A head that declares extra :attr:`~mogenet.nn.heads.MultiTaskHead.inputs` gets
+    them as keyword arguments (other heads are called as ``head(x, z)``):
+
+    - ``"sequence"``: the batch's behaviour sequences ``batch.sequence`` ``[B, L]``
+      are embedded like the pair, :math:`[\mathrm{enc}_U(u) \Vert
+      \mathrm{enc}_I(i_\ell)]` for every history item :math:`i_\ell`, and passed as
+      ``sequence`` ``[B, L, F]`` with ``sequence_labels`` ``[B, L, K]`` and
+      ``sequence_mask`` ``[B, L]`` (``batch.sequence >= 0``);
+    - ``"scenario"``: ``batch.scenario`` ``[B]`` as ``scenario``.
+
     The model is the only thing a trainer sees: ``model(batch)`` returns a
     :class:`HeadOutput` of logits keyed by task, whatever the head, so no training,
     evaluation or export code needs to know which head is inside.
@@ -63,6 +73,12 @@ class MultiTaskModel(nn.Module):
             )
         if (graph_encoder is None) != (interaction is None):
             raise ValueError("a graph encoder needs a pairwise interaction, and vice versa")
+        unknown = sorted(set(head.inputs) - set(_INPUTS))
+        if unknown:
+            raise ValueError(
+                f"{head.__class__.__name__} reads input(s) {unknown} that the model cannot "
+                f"provide (known: {sorted(_INPUTS)})"
+            )
         self.user_encoder = user_encoder
         self.item_encoder = item_encoder
         self.graph_encoder = graph_encoder
@@ -105,7 +121,31 @@ class MultiTaskModel(nn.Module):
         if self.graph_encoder is not None:
             reps = self.graph_encoder(batch.graphs, self.user_encoder, self.item_encoder)
             z = self.interaction(reps)  # [B, N, D]
-        return self.head(x, z)
+        if not self.head.inputs:
+            return self.head(x, z)
+        extra: dict[str, Tensor] = {}
+        for name in sorted(self.head.inputs):
+            extra.update(_INPUTS[name](self, batch))
+        return self.head(x, z, **extra)
+
+    def sequence_inputs(self, batch: PairBatch) -> dict[str, Tensor]:
+        """``batch.sequence`` ``[B, L]`` → ``sequence`` ``[B, L, F]`` (the user paired with
+        each history item), ``sequence_labels`` ``[B, L, K]``, ``sequence_mask`` ``[B, L]``."""
+        seq = _required(batch, "sequence", self.head)
+        labels = _required(batch, "sequence_labels", self.head)
+        B, L = seq.shape
+        users = self.user_encoder(batch.user)  # [B, U]
+        items = self.item_encoder(seq.reshape(-1)).view(B, L, -1)  # [B, L, I]; -1 → OOV row
+        steps = torch.cat([users.unsqueeze(1).expand(B, L, users.size(-1)), items], dim=-1)
+        return {
+            "sequence": steps,  # [B, L, F]
+            "sequence_labels": labels.to(steps.dtype),
+            "sequence_mask": seq >= 0,
+        }
+
+    def scenario_inputs(self, batch: PairBatch) -> dict[str, Tensor]:
+        """``batch.scenario`` ``[B]`` → ``scenario`` (long codes)."""
+        return {"scenario": _required(batch, "scenario", self.head).long()}
 
     def __repr__(self) -> str:
         return (
@@ -114,3 +154,20 @@ class MultiTaskModel(nn.Module):
             + (f"graph={self.graph_encoder!r}, " if self.graph_encoder is not None else "")
             + f"head={self.head!r})"
         )
+
+
+def _required(batch: PairBatch, name: str, head: MultiTaskHead) -> Tensor:
+    value = getattr(batch, name)
+    if value is None:
+        raise ValueError(
+            f"{head.__class__.__name__} reads batch.{name}, but the batch has none "
+            "(attach it with mogenet.sampling.inputs.HeadInputs)"
+        )
+    return value
+
+
+#: How :class:`MultiTaskModel` provides each extra input a head may declare.
+_INPUTS = {
+    "sequence": MultiTaskModel.sequence_inputs,
+    "scenario": MultiTaskModel.scenario_inputs,
+}

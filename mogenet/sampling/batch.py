@@ -24,6 +24,12 @@ class PairBatch:
         index: ``[B]`` row positions of the examples in their source log.
         graphs: channel name → sampled subgraph (PyG ``Data`` / ``HeteroData``) for
             models with a graph encoder; ``None`` when no sampler is used.
+        sequence: ``[B, L]`` item indices of each user's last ``L`` training
+            interactions before the example, oldest first and left-padded with ``-1``
+            (:mod:`mogenet.sampling.sequence`); only for heads that read sequences.
+        sequence_labels: ``[B, L, K]`` float 0/1 behaviour labels of those
+            interactions (columns in ``tasks`` order; 0 at padding).
+        scenario: ``[B]`` long scenario codes; only for heads that read scenarios.
     """
 
     user: Tensor
@@ -31,6 +37,9 @@ class PairBatch:
     labels: dict[str, Tensor]
     index: Tensor
     graphs: dict[str, Any] | None = None
+    sequence: Tensor | None = None
+    sequence_labels: Tensor | None = None
+    scenario: Tensor | None = None
 
     def __len__(self) -> int:
         return int(self.user.numel())

@@ -23,6 +23,7 @@ from torch import Tensor
 
 from mogenet.datasets.idmap import IdMap
 from mogenet.datasets.log import ITEM, USER, InteractionLog
+from mogenet.distributed import DistEnv, shard_batches
 from mogenet.sampling.batch import PairBatch
 
 
@@ -37,6 +38,11 @@ class Examples:
         tasks: task names.
         group: ``[N]`` int64 codes of the raw user ids (for GAUC; cold-start users
             keep distinct groups).
+        sequence: ``[N, L]`` item indices of each example's behaviour sequence
+            (left-padded with ``-1``), or ``None``; see
+            :class:`~mogenet.sampling.inputs.HeadInputs`.
+        sequence_labels: ``[N, L, K]`` float labels of those interactions, or ``None``.
+        scenario: ``[N]`` long scenario codes, or ``None``.
     """
 
     user: Tensor
@@ -44,6 +50,9 @@ class Examples:
     labels: Tensor
     tasks: tuple[str, ...]
     group: np.ndarray
+    sequence: Tensor | None = None
+    sequence_labels: Tensor | None = None
+    scenario: Tensor | None = None
 
     @classmethod
     def from_log(cls, log: InteractionLog, user_map: IdMap, item_map: IdMap) -> Examples:
@@ -62,29 +71,43 @@ class Examples:
     def __repr__(self) -> str:
         cold_u = int((self.user < 0).sum())
         cold_i = int((self.item < 0).sum())
+        extra = [n for n in _OPTIONAL if getattr(self, n) is not None]
         return (
             f"Examples(n={len(self)}, tasks={list(self.tasks)}, "
-            f"cold_users={cold_u}, cold_items={cold_i})"
+            f"cold_users={cold_u}, cold_items={cold_i}"
+            + (f", inputs={extra}" if extra else "")
+            + ")"
         )
 
     def to(self, device: torch.device | str) -> Examples:
         """The examples with their tensors on ``device`` (``group`` stays on the host)."""
-        return replace(
-            self,
-            user=self.user.to(device),
-            item=self.item.to(device),
-            labels=self.labels.to(device),
-        )
+        return replace(self, **{n: getattr(self, n).to(device) for n in self._tensors()})
+
+    def subset(self, index: Tensor) -> Examples:
+        """The examples at ``index`` (a CPU index; every tensor field and ``group``)."""
+        fields = {n: getattr(self, n)[index.to(getattr(self, n).device)] for n in self._tensors()}
+        return replace(self, **fields, group=self.group[index.cpu().numpy()])
+
+    def _tensors(self) -> list[str]:
+        """Names of the tensor fields that are set (the optional ones may be ``None``)."""
+        names = ("user", "item", "labels", *_OPTIONAL)
+        return [n for n in names if getattr(self, n) is not None]
 
     def batch(self, index: Tensor) -> PairBatch:
-        """The examples at ``index`` as a :class:`PairBatch`."""
+        """The examples at ``index`` as a :class:`PairBatch` (optional inputs sliced too)."""
         labels = self.labels[index]  # [B, K]
+        extra = {n: getattr(self, n)[index] for n in _OPTIONAL if getattr(self, n) is not None}
         return PairBatch(
             user=self.user[index],
             item=self.item[index],
             labels={t: labels[:, k] for k, t in enumerate(self.tasks)},
             index=index,
+            **extra,
         )
+
+
+#: Optional per-example inputs of :class:`Examples`, sliced into :class:`PairBatch`.
+_OPTIONAL = ("sequence", "sequence_labels", "scenario")
 
 
 class PairLoader:
@@ -115,10 +138,16 @@ class PairLoader:
         self.seed = seed
         self.drop_last = drop_last
         self.epoch = 0
+        self.shard = DistEnv()
 
     def set_epoch(self, epoch: int) -> None:
         """Select the permutation of ``epoch`` (also advanced by each full iteration)."""
         self.epoch = epoch
+
+    def set_shard(self, env: DistEnv) -> None:
+        """Yield only rank ``env.rank``'s slice of every global batch (data-parallel
+        training; see :func:`mogenet.distributed.shard_batches`)."""
+        self.shard = env
 
     def __len__(self) -> int:
         n = len(self.examples)
@@ -141,7 +170,8 @@ class PairLoader:
             order = torch.arange(n)
         self.epoch += 1
         order = order.to(self.examples.user.device)
-        return [order[b * self.batch_size : (b + 1) * self.batch_size] for b in range(len(self))]
+        batches = [order[b * self.batch_size : (b + 1) * self.batch_size] for b in range(len(self))]
+        return shard_batches(batches, self.shard)
 
     def __iter__(self) -> Iterator[PairBatch]:
         for index in self._indices():

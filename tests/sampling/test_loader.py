@@ -102,3 +102,39 @@ def test_neighbor_loader_is_deterministic_across_workers(tiny_graphs, tiny_split
     assert not torch.equal(second.index, serial[0][0])
     moved = second.to("cpu")
     assert moved.graphs["item_sim"].n_id.device.type == "cpu"
+
+
+def test_optional_inputs_are_sliced_and_moved_with_the_batch():
+    from dataclasses import replace
+
+    ex = make_examples()
+    n = len(ex)
+    ex = replace(
+        ex,
+        sequence=torch.arange(n * 3).view(n, 3),
+        sequence_labels=torch.rand(n, 3, 2),
+        scenario=torch.arange(n) % 2,
+    )
+    assert "inputs=['sequence', 'sequence_labels', 'scenario']" in repr(ex)
+    moved = ex.to("cpu")
+    assert torch.equal(moved.sequence, ex.sequence) and torch.equal(moved.scenario, ex.scenario)
+    for batch in PairLoader(ex, batch_size=4, shuffle=True, seed=1):
+        assert torch.equal(batch.sequence, ex.sequence[batch.index])
+        assert torch.equal(batch.sequence_labels, ex.sequence_labels[batch.index])
+        assert torch.equal(batch.scenario, ex.scenario[batch.index])
+        assert torch.equal(batch.to("cpu").sequence, batch.sequence)
+    plain = next(iter(PairLoader(make_examples(), batch_size=4)))
+    assert plain.sequence is None and plain.scenario is None and plain.to("cpu").scenario is None
+
+
+def test_subset_slices_every_field():
+    from dataclasses import replace
+
+    ex = make_examples()
+    ex = replace(ex, sequence=torch.arange(len(ex) * 2).view(-1, 2), scenario=torch.arange(len(ex)))
+    index = torch.tensor([4, 0, 7])
+    sub = ex.subset(index)
+    assert len(sub) == 3 and sub.sequence_labels is None
+    for name in ("user", "item", "labels", "sequence", "scenario"):
+        assert torch.equal(getattr(sub, name), getattr(ex, name)[index])
+    assert sub.group.tolist() == ex.group[[4, 0, 7]].tolist()
