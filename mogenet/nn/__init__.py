@@ -8,6 +8,7 @@ from mogenet.nn.heads import HEADS, MMoE, MultiTaskHead, SharedBottom
 from mogenet.nn.interaction import PairwiseInteraction
 from mogenet.nn.mgnn import MGNN, GraphRepresentations, MGNNLayer
 from mogenet.nn.model import MultiTaskModel
+from mogenet.nn.ngcf import NGCF, NGCFLayer
 from mogenet.nn.output import HeadOutput
 from mogenet.nn.resolver import Registry, UnknownNameError, register_head, resolve_head
 
@@ -22,6 +23,8 @@ __all__ = [
     "MMoE",
     "MultiTaskHead",
     "MultiTaskModel",
+    "NGCF",
+    "NGCFLayer",
     "NodeEncoder",
     "Registry",
     "SharedBottom",

@@ -306,6 +306,9 @@ class MultiChannelSampler:
             data[ntype].num_nodes = n_id.numel()
             data[ntype].pair_index = pair
             data[ntype].num_sampled_nodes = hops.nodes
+        # full-graph degrees |N_v| of the subgraph's nodes (NGCF's 1/sqrt(|N_u||N_i|))
+        data["user"].deg = self.user_items.degree(data["user"].n_id)
+        data["item"].deg = self.item_users.degree(data["item"].n_id)
         empty = user.new_zeros(0)
         for etype, parts, hops in ((REV_INTERACTS, to_user, hop_u), (INTERACTS, to_item, hop_i)):
             src = torch.cat([empty, *(p[0] for p in parts)])

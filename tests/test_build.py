@@ -1,0 +1,169 @@
+"""mogenet.build: model names (heads, NAME+mgnn, ngcf) → composed modules."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+import torch
+
+from mogenet.build import GRAPH_ENCODERS, MODELS, ModelSpec, build_model, parse_model_name
+from mogenet.config import GraphConfig, ModelConfig
+from mogenet.datasets import InteractionLog
+from mogenet.datasets.features import FeatureTable
+from mogenet.errors import InputError
+from mogenet.graphs import GraphBundle
+from mogenet.nn import MGNN, NGCF, MMoE, PairwiseInteraction, UnknownNameError
+from mogenet.nn.heads import GraphEnhancedExperts, GraphInput, GraphRepresentationStack
+from mogenet.sampling import Fanouts, MultiChannelSampler
+from mogenet.sampling.batch import PairBatch
+
+TASKS = ("click", "buy")
+SMALL = dict(embedding_dim=4, expert_channels=(8,), tower_channels=(), graph_channels=5)
+
+
+@pytest.fixture(scope="module")
+def bundle():
+    g = torch.Generator().manual_seed(0)
+    users = torch.randint(0, 12, (60,), generator=g)
+    items = (users % 3 * 2 + torch.randint(0, 5, (60,), generator=g)) % 9
+    frame = pd.DataFrame(
+        {"user_id": users.tolist(), "item_id": items.tolist(), "click": 1, "buy": 0}
+    ).astype({"user_id": str, "item_id": str})
+    frame = frame.drop_duplicates(["user_id", "item_id"])
+    return GraphBundle.build(InteractionLog(frame, TASKS), config=GraphConfig(topk=3))
+
+
+def build(bundle, name, **fields):
+    torch.manual_seed(0)
+    return build_model(
+        ModelConfig(name=name, **{**SMALL, **fields}),
+        tasks=TASKS,
+        user_features=FeatureTable.empty(bundle.num_users),
+        item_features=FeatureTable.empty(bundle.num_items),
+    )
+
+
+def batch(bundle, model):
+    user, item = torch.tensor([0, 1, -1, 4]), torch.tensor([2, -1, 3, 0])
+    sampler = MultiChannelSampler(bundle, fanouts=Fanouts(bipartite=(3, 3), user_sim=(2,)))
+    graphs = sampler.sample(user, item, torch.Generator().manual_seed(0))
+    labels = {t: torch.zeros(4) for t in TASKS}
+    return PairBatch(user=user, item=item, labels=labels, index=torch.arange(4), graphs=graphs)
+
+
+def no_grad(model) -> list[str]:
+    """Parameters that received no gradient (the modules' own tests check values)."""
+    return [name for name, p in model.named_parameters() if p.grad is None]
+
+
+# ------------------------------------------------------------------------- names
+@pytest.mark.parametrize(
+    "name, spec",
+    [
+        ("mmoe", ModelSpec(head="mmoe")),
+        ("Shared-Bottom", ModelSpec(head="shared_bottom")),
+        ("MMoE+MGNN", ModelSpec(head="mmoe", graph_input=True)),
+        ("shared-bottom+mgnn", ModelSpec(head="shared_bottom", graph_input=True)),
+        ("NGCF", MODELS["ngcf"]),
+    ],
+)
+def test_parse_model_name(name, spec):
+    assert parse_model_name(name) == spec
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("mogenet+mgnn", "'mogenet' already reads the graph"),
+        ("ngcf+mgnn", "'ngcf' already reads the graph"),
+        ("mmoe+gcn", "only suffix is '\\+mgnn'"),
+        ("+mgnn", "only suffix"),
+        ("nope", "unknown model 'nope'; models: .*ngcf.*NAME\\+mgnn"),
+        ("nope+mgnn", "unknown model 'nope'"),
+    ],
+)
+def test_bad_model_names(name, message):
+    with pytest.raises(InputError, match=message):
+        parse_model_name(name)
+
+
+def test_graph_encoder_registry():
+    assert GRAPH_ENCODERS["mgnn"] is MGNN and GRAPH_ENCODERS["ngcf"] is NGCF
+
+
+# ------------------------------------------------------------------------ models
+def test_plain_head_has_no_graph(bundle):
+    model = build(bundle, "mmoe")
+    assert type(model.head) is MMoE and not model.needs_graphs
+
+
+def test_plus_mgnn_wraps_the_head_on_the_four_mgnn_representations(bundle):
+    model = build(bundle, "mmoe+mgnn", head_options={"act": "leaky_relu"})
+    x_channels = model.user_encoder.out_channels + model.item_encoder.out_channels
+    assert isinstance(model.graph_encoder, MGNN) and model.needs_graphs
+    assert isinstance(model.interaction, GraphRepresentationStack)
+    assert model.interaction.fields == ("user", "item", "user_sim", "item_sim")
+    head = model.head
+    assert isinstance(head, GraphInput) and type(head.head) is MMoE and head.with_x
+    assert head.in_channels == x_channels and head.head.in_channels == x_channels + 4 * 5
+    assert head.head.num_experts == 4  # the shared ModelConfig fields reach the inner head
+    out = model(batch(bundle, model))
+    assert out.logits["click"].shape == (4,) and out.gates["buy"].shape == (4, 4)
+    sum(v.sum() for v in out.logits.values()).backward()
+    assert not no_grad(model)
+
+
+def test_plus_mgnn_with_channels_off(bundle):
+    """model.graph_channels_used still applies: a channel off gives the initial encodings."""
+    model = build(bundle, "mmoe+mgnn", graph_channels_used=("bipartite",)).eval()
+    assert set(model.graph_encoder.convs) == {"bipartite"}
+    b = batch(bundle, model)
+    with torch.no_grad():
+        reps = model.graph_encoder(b.graphs, model.user_encoder, model.item_encoder)
+        z = model.interaction(reps)
+        p = model.graph_encoder.user_lin(model.user_encoder(b.user))
+    assert z.shape == (4, 4, 5)
+    torch.testing.assert_close(z[:, 2], p)  # h_u^U = p_u
+    assert torch.isfinite(model(b).logits["click"]).all()
+
+
+def test_ngcf_model_is_per_task_mlps_on_the_ngcf_representations(bundle):
+    model = build(bundle, "ngcf", graph_layers=2)
+    assert isinstance(model.graph_encoder, NGCF) and model.graph_encoder.out_channels == 15
+    assert model.interaction.fields == ("user", "item")
+    head = model.head
+    assert isinstance(head, GraphInput) and not head.with_x
+    assert type(head.head).__name__ == "SingleTaskMLP" and head.head.in_channels == 2 * 15
+    out = model(batch(bundle, model))
+    assert out.logits["buy"].shape == (4,)
+    sum(v.sum() for v in out.logits.values()).backward()
+    assert not no_grad(model)  # x is not read by the head, but reaches NGCF
+
+
+def test_graph_encoder_is_chosen_by_config(bundle):
+    model = build(bundle, "mmoe+mgnn", graph_encoder="ngcf", graph_layers=1)
+    assert isinstance(model.graph_encoder, NGCF)
+    assert model.head.head.in_channels == model.head.in_channels + 2 * 10  # [x ‖ e_u* ‖ e_i*]
+    mogenet = build(bundle, "mogenet", graph_encoder="ngcf", graph_layers=1)
+    assert isinstance(mogenet.graph_encoder, NGCF)
+    assert isinstance(mogenet.interaction, PairwiseInteraction)
+    assert mogenet.interaction.channels == 10 and mogenet.head.z_channels == 10
+    assert torch.isfinite(mogenet(batch(bundle, mogenet)).logits["click"]).all()
+    assert isinstance(build(bundle, "ngcf", graph_encoder="mgnn").graph_encoder, MGNN)
+
+
+def test_mogenet_keeps_its_interaction_and_degrades_to_mmoe(bundle):
+    model = build(bundle, "mogenet", interaction="concat")
+    assert type(model.head) is GraphEnhancedExperts and isinstance(model.graph_encoder, MGNN)
+    assert model.interaction.kind == "concat" and model.head.z_channels == 10
+    plain = build(bundle, "mogenet", head_options={"use_graph": False})
+    assert plain.graph_encoder is None and plain.interaction is None
+
+
+def test_bad_configurations(bundle):
+    with pytest.raises(UnknownNameError, match="graph encoder 'gcn'"):
+        build(bundle, "mmoe+mgnn", graph_encoder="gcn")
+    with pytest.raises(InputError, match="model.graph_update does not apply to the 'ngcf'"):
+        build(bundle, "ngcf", graph_update="lstm")
+    with pytest.raises(InputError, match="has no option"):
+        build(bundle, "mmoe+mgnn", head_options={"z_channels": 3})
