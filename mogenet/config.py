@@ -64,7 +64,9 @@ class ModelConfig:
     checked against the constructor's signature (an unknown key is an error).
 
     Args:
-        name: head name (``mmoe``, ``shared_bottom``, …).
+        name: head name (``mmoe``, ``shared_bottom``, …); ``NAME+mgnn`` for the head
+            on ``x`` and the MGNN representations (MoGENet Table 3); ``ngcf`` for
+            the NGCF baseline (see ``mogenet.build``).
         embedding_dim: id-embedding size of the user and item encoders.
         num_experts: experts of mixture-of-experts heads.
         expert_channels: hidden sizes of each expert (or the shared bottom).
@@ -81,6 +83,9 @@ class ModelConfig:
             ``user_sim``, ``item_sim``); ``[bipartite]`` is the NGCF-style study.
         graph_edge_weight: feed similarity weights to the attention as edge features.
         graph_dropout: dropout on attention coefficients and messages.
+        graph_encoder: the graph encoder of models that read the graph (``mgnn``,
+            ``ngcf``); unset = the model's own (``ngcf`` for ``ngcf``, else ``mgnn``).
+            NGCF reads ``graph_channels``, ``graph_layers`` and ``graph_dropout``.
     """
 
     name: str = "mmoe"
@@ -98,6 +103,7 @@ class ModelConfig:
     graph_channels_used: tuple[str, ...] = ("bipartite", "user_sim", "item_sim")
     graph_edge_weight: bool = False
     graph_dropout: float = 0.0
+    graph_encoder: str | None = None
 
 
 @dataclass
@@ -143,7 +149,8 @@ class TrainConfig:
 
     Args:
         epochs: maximum number of epochs.
-        batch_size: examples per training step.
+        batch_size: examples per training step (the global batch under ``torchrun``:
+            each of the N processes takes ``batch_size / N`` of it).
         eval_batch_size: examples per evaluation step.
         lr: Adam learning rate.
         weight_decay: Adam weight decay (L2 on every model parameter, embeddings
@@ -153,13 +160,32 @@ class TrainConfig:
             Validation GAUC is noisy: with patience 2 MMoE stopped at epoch 4 on the
             id-only synthetic log; with 5 it trained to epoch 27 and gained 1.6–4
             GAUC points per task on test.
-        device: ``cpu``, ``cuda`` or ``cuda:N``.
+        device: ``cpu``, ``cuda`` or ``cuda:N`` (under ``torchrun``, ``cuda`` means
+            ``cuda:LOCAL_RANK``).
         seed: seeds parameters init, shuffling and every random draw.
         cpu_threads: intra-op threads PyTorch uses on CPU.  Mini-batches of small
             MLPs are dominated by per-op overhead, and on the 2-core reference
             machine one thread was 16x faster per step than two (13 ms vs 208 ms,
             MMoE, batch 512, other work running); raise it for wide models.
             ``0`` keeps PyTorch's default.
+        amp: bf16 autocast of the forward pass and loss on CUDA (no loss scaling is
+            needed for bf16).  Ignored on CPU, where bf16 matmuls are slower than
+            fp32 for these small MLPs and would change the numbers of CPU runs.
+        grad_clip: clip the global gradient norm (model and loss parameters) to this
+            value before each step; ``0`` = no clipping.
+        lr_schedule: learning-rate schedule per optimiser step, a name of
+            :data:`mogenet.trainer.LR_SCHEDULES`: ``constant``, ``cosine`` (from
+            ``lr`` down to 0 at the last step of ``epochs``) or ``warmup_cosine``
+            (linear warm-up from 0 over ``warmup_epochs``, then cosine).
+        warmup_epochs: warm-up length of ``warmup_cosine`` in epochs (fractions
+            allowed).
+        tensorboard: also log every history value to ``RUN_DIR/tensorboard`` (needs
+            the ``tensorboard`` package; without it a warning says so and training
+            goes on).
+        find_unused_parameters: under ``torchrun``, let DDP search each step for
+            parameters that got no gradient (needed by heads that leave some out of
+            a step; DDP warns once when none was found, and then this can be turned
+            off to save one traversal of the autograd graph per step).
     """
 
     epochs: int = 30
@@ -171,6 +197,12 @@ class TrainConfig:
     device: str = "cpu"
     seed: int = 0
     cpu_threads: int = 1
+    amp: bool = True
+    grad_clip: float = 0.0
+    lr_schedule: str = "constant"
+    warmup_epochs: float = 1.0
+    tensorboard: bool = False
+    find_unused_parameters: bool = True
 
 
 @dataclass

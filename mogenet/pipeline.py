@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import warnings
 from dataclasses import replace
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import Any
 
 import pandas as pd
 
-from mogenet import __version__
+from mogenet import __version__, distributed
 from mogenet.baselines import PopularityScorer, oracle_scores
 from mogenet.build import build_loss, build_model
 from mogenet.config import GraphConfig, RunConfig, SamplerConfig
@@ -32,12 +33,20 @@ from mogenet.datasets.split import drop_train_pairs, split_log
 from mogenet.errors import InputError
 from mogenet.graphs import GraphBundle, check_leakage
 from mogenet.graphs.bundle import BUILD_STAGES, StageClock
-from mogenet.io import atomic_dir, atomic_path, file_sha256, write_json
+from mogenet.io import atomic_path, file_sha256, write_json
 from mogenet.metrics import evaluate as evaluate_scores
 from mogenet.metrics import to_jsonable
-from mogenet.run import Run
+from mogenet.run import CHECKPOINT, INCOMPLETE, Run
 from mogenet.sampling import BatchMaker, Examples, Fanouts, MultiChannelSampler
-from mogenet.trainer import FitResult, Trainer, predict, seed_everything
+from mogenet.sampling.inputs import HeadInputs, data_options
+from mogenet.trainer import (
+    FitResult,
+    HistoryWriter,
+    Trainer,
+    predict,
+    resolve_device,
+    seed_everything,
+)
 
 
 class GraphSourceWarning(UserWarning):
@@ -177,16 +186,36 @@ def train(
     valid_path: str | os.PathLike,
     out: str | os.PathLike,
     config: RunConfig,
+    resume: bool = False,
 ) -> tuple[Run, FitResult]:
-    """Train a model and write its run directory (atomically: all or nothing).
+    """Train a model and write its run directory.
+
+    While training, ``out`` is an *incomplete* run directory: ``config.yaml``, the
+    history so far (``history.jsonl``, ``history.csv``), ``checkpoint.pt`` (the whole
+    training state, rewritten atomically after every epoch) and the marker
+    ``incomplete.json`` (the inputs and the command that resumes).  When training
+    ends the finished run's files are written (each atomically), then the
+    checkpoint and the marker are removed, so :meth:`Run.load` accepts only a
+    finished run.  Under ``torchrun`` every rank trains and rank 0 alone writes.
 
     Args:
         graphs: a graph bundle directory built from ``train_path``.
         train_path: training CSV.
         valid_path: validation CSV (early stopping on its mean GAUC).
-        out: the run directory to create (replaced if it exists, only on success).
+        out: the run directory.  An earlier run directory there (finished or not) is
+            replaced once the inputs have been read and checked; any other non-empty
+            directory is refused before any work.
         config: the resolved configuration.
+        resume: continue the interrupted run in ``out`` from its checkpoint (use
+            :func:`resume_training`, which reads the config and inputs saved there).
+
+    Raises:
+        TrainingInterrupted: on Ctrl-C; ``out`` keeps the checkpoint of the last
+            finished epoch and :func:`resume_training` continues from it.
     """
+    out = Path(out)
+    env = distributed.setup(config.train.device)
+    marker = read_incomplete(out) if resume else _check_new_run_dir(out)
     bundle = GraphBundle.load(graphs)
     tasks = config.tasks or tuple(bundle.meta["tasks"])
     config = replace(config, tasks=tuple(tasks))
@@ -200,7 +229,14 @@ def train(
             GraphSourceWarning,
             stacklevel=2,
         )
+    if resume and marker.get("train_sha256") not in (None, train_hash):
+        raise InputError(
+            "the training file changed since this run started (sha256 differs); "
+            "a resumed run would not continue the same training",
+            file=train_path,
+        )
     check_leakage(bundle, valid_log, name="valid")
+    config = with_input_options(config, train_log)
 
     seed_everything(config.train.seed)
     model = build_model(
@@ -210,50 +246,178 @@ def train(
         item_features=bundle.item_features(),
     )
     loss = build_loss(config.loss, tasks=tasks)
-    batches = make_batches(model, bundle, config.sampler, device=config.train.device)
+    device = resolve_device(config.train.device, env)
+    batches = make_batches(model, bundle, config.sampler, device=str(device))
     trainer = Trainer(model=model, loss=loss, config=config.train, batches=batches)
     train_ex = Examples.from_log(train_log, bundle.user_map, bundle.item_map)
     valid_ex = Examples.from_log(valid_log, bundle.user_map, bundle.item_map)
+    extra = HeadInputs.fit(model.head, train_log, bundle.user_map, bundle.item_map)
+    train_ex, valid_ex = extra.attach(train_ex, train_log), extra.attach(valid_ex, valid_log)
     popularity = PopularityScorer().fit(train_log)
 
-    with atomic_dir(out, marker="run.json") as tmp:
-        history = open(tmp / "history.jsonl", "w")
+    if env.is_main and not resume:
+        inputs = {"graphs": graphs, "train": train_path, "valid": valid_path}
+        _start_run_dir(out, config, inputs, train_hash=train_hash, env=env)
+    distributed.barrier(env)
+    history = HistoryWriter(out, tensorboard=config.train.tensorboard) if env.is_main else None
 
-        def on_epoch(record, improved):
-            history.write(json.dumps(to_jsonable(record.to_dict())) + "\n")
-            history.flush()
+    def on_epoch(record, improved):
+        if history is not None:
+            history.write(trainer.history)
 
-        try:
-            result = trainer.fit(train_ex, valid_ex, on_epoch=on_epoch)
-        finally:
-            history.close()
-        info = {
-            "mogenet_version": __version__,
-            "tasks": list(tasks),
-            "model": config.model.name,
-            "seed": config.train.seed,
-            "device": str(trainer.device),
-            "num_parameters": sum(p.numel() for p in model.parameters()),
-            "graph": {"path": os.fspath(Path(graphs).resolve()), "hash": bundle.meta.get("hash")},
-            "train": {"path": os.fspath(train_path), "sha256": train_hash, "rows": len(train_log)},
-            "valid": {"path": os.fspath(valid_path), "rows": len(valid_log)},
-            "best_epoch": result.best_epoch,
-            "epochs_run": len(result.history),
-            "stopped_early": result.stopped_early,
-        }
-        run = Run(
-            config=config,
-            info=info,
-            user_map=bundle.user_map,
-            item_map=bundle.item_map,
-            user_features=bundle.user_features(),
-            item_features=bundle.item_features(),
-            state={"model": model.cpu().state_dict(), "loss": loss.cpu().state_dict()},
-            popularity=popularity,
+    try:
+        result = trainer.fit(
+            train_ex, valid_ex, on_epoch=on_epoch, checkpoint=out / CHECKPOINT, resume=resume
         )
-        run.save(tmp)
-        write_json(tmp / "metrics.json", to_jsonable({**result.best_metrics, "run": info}))
+    finally:
+        if history is not None:
+            history.close()
+    info = {
+        "mogenet_version": __version__,
+        "tasks": list(tasks),
+        "model": config.model.name,
+        "seed": config.train.seed,
+        "device": str(trainer.device),
+        "num_parameters": sum(p.numel() for p in model.parameters()),
+        "graph": {"path": os.fspath(Path(graphs).resolve()), "hash": bundle.meta.get("hash")},
+        "train": {"path": os.fspath(train_path), "sha256": train_hash, "rows": len(train_log)},
+        "valid": {"path": os.fspath(valid_path), "rows": len(valid_log)},
+        "best_epoch": result.best_epoch,
+        "epochs_run": len(result.history),
+        "stopped_early": result.stopped_early,
+    }
+    if env.enabled:
+        info["world_size"] = env.world_size
+    run = Run(
+        config=config,
+        info=info,
+        user_map=bundle.user_map,
+        item_map=bundle.item_map,
+        user_features=bundle.user_features(),
+        item_features=bundle.item_features(),
+        state={"model": model.cpu().state_dict(), "loss": loss.cpu().state_dict()},
+        popularity=popularity,
+        inputs=extra,
+    )
+    if env.is_main:
+        HistoryWriter(out).write(result.history)
+        run.save(out)
+        write_json(out / "metrics.json", to_jsonable({**result.best_metrics, "run": info}))
+        (out / CHECKPOINT).unlink(missing_ok=True)
+        (out / INCOMPLETE).unlink()  # last: from here on the directory is a finished run
+    distributed.barrier(env)
     return run, result
+
+
+def resume_training(run_dir: str | os.PathLike) -> tuple[Run, FitResult]:
+    """Continue the interrupted training in ``run_dir`` from its last checkpoint, with
+    the configuration and inputs saved there (same seed on CPU → the same final
+    metrics as an uninterrupted run).  A clear :class:`InputError` if ``run_dir`` is a
+    finished run or not a run at all."""
+    marker = read_incomplete(run_dir)
+    config = RunConfig.from_yaml(Path(run_dir) / "config.yaml")
+    cwd = marker.get("cwd") or os.getcwd()
+    paths = {
+        k: v if os.path.isabs(v) or cwd == os.getcwd() else os.path.join(cwd, v)
+        for k, v in marker["inputs"].items()
+    }
+    return train(
+        graphs=paths["graphs"],
+        train_path=paths["train"],
+        valid_path=paths["valid"],
+        out=run_dir,
+        config=config,
+        resume=True,
+    )
+
+
+def resume_command(run_dir: str | os.PathLike, env: distributed.DistEnv | None = None) -> str:
+    """The shell command that resumes ``run_dir`` (with ``torchrun`` under DDP)."""
+    env = env or distributed.detect()
+    cmd = f"mogenet train --resume {os.fspath(run_dir)}"
+    if env.enabled:
+        per_node = os.environ.get("LOCAL_WORLD_SIZE", env.world_size)
+        cmd = f"torchrun --nproc_per_node {per_node} -m " + cmd
+    return cmd
+
+
+def read_incomplete(run_dir: str | os.PathLike) -> dict[str, Any]:
+    """The marker of an interrupted run directory (inputs, cwd, training-file hash).
+
+    Raises a one-line :class:`InputError` for a finished run ("nothing to resume"), a
+    directory without the marker or without a checkpoint.
+    """
+    d = Path(run_dir)
+    if not d.is_dir():
+        raise InputError("run directory not found", file=d)
+    if not (d / INCOMPLETE).exists():
+        if (d / "run.json").exists():
+            info = json.loads((d / "run.json").read_text())
+            raise InputError(
+                f"training of this run has already finished ({info.get('epochs_run')} "
+                f"epoch(s), best epoch {info.get('best_epoch')}); there is nothing to resume",
+                file=d,
+            )
+        raise InputError(f"not an interrupted mogenet run (no {INCOMPLETE})", file=d)
+    if not (d / CHECKPOINT).exists():
+        raise InputError(f"interrupted run without {CHECKPOINT}; train it again", file=d)
+    try:
+        return json.loads((d / INCOMPLETE).read_text())
+    except ValueError as e:
+        raise InputError(f"corrupted {INCOMPLETE} ({e})", file=d) from None
+
+
+def _check_new_run_dir(out: Path) -> dict[str, Any]:
+    """Before any work: ``out`` is absent, empty or an earlier run directory."""
+    if out.exists():
+        if not out.is_dir():
+            raise InputError("exists and is not a directory", file=out)
+        earlier = (out / "run.json").exists() or (out / INCOMPLETE).exists()
+        if any(out.iterdir()) and not earlier:
+            raise InputError(
+                "directory exists and is not empty (and has no run.json, so it is not an "
+                "earlier run); refusing to overwrite it",
+                file=out,
+            )
+    return {}
+
+
+def _start_run_dir(
+    out: Path,
+    config: RunConfig,
+    inputs: dict[str, str | os.PathLike],
+    *,
+    train_hash: str,
+    env: distributed.DistEnv,
+) -> None:
+    """Replace an earlier run in ``out`` by an incomplete one: config + marker."""
+    if out.exists():
+        shutil.rmtree(out)
+    out.mkdir(parents=True)
+    with atomic_path(out / "config.yaml") as tmp:
+        tmp.write_text(config.to_yaml())
+    marker = {
+        "status": "training has not finished",
+        "resume": resume_command(out, env),
+        "inputs": {k: os.fspath(v) for k, v in inputs.items()},
+        "cwd": os.getcwd(),
+        "train_sha256": train_hash,
+        "world_size": env.world_size,
+    }
+    write_json(out / INCOMPLETE, marker)
+
+
+def with_input_options(config: RunConfig, train_log: InteractionLog) -> RunConfig:
+    """``config`` with the head options the training data fixes (``num_scenarios`` for
+    heads that read scenarios, :func:`~mogenet.sampling.inputs.data_options`); an
+    option the user set wins."""
+    from mogenet.build import head_class
+
+    options = data_options(head_class(config.model.name), train_log)
+    if not options:
+        return config
+    options = {**options, **config.model.head_options}
+    return replace(config, model=replace(config.model, head_options=options))
 
 
 def make_batches(
@@ -280,6 +444,7 @@ def score_log(run: Run, log_or_pairs: InteractionLog | pd.DataFrame, *, device: 
     frame = log_or_pairs.frame if isinstance(log_or_pairs, InteractionLog) else log_or_pairs
     log = log_or_pairs if isinstance(log_or_pairs, InteractionLog) else InteractionLog(frame, ())
     examples = Examples.from_log(log, run.user_map, run.item_map)
+    examples = run.inputs.attach(examples, log)
     model = run.model().to(device)
     bundle = run.bundle() if model.needs_graphs else None
     batches = make_batches(model, bundle, run.config.sampler, device=device)
@@ -289,12 +454,18 @@ def score_log(run: Run, log_or_pairs: InteractionLog | pd.DataFrame, *, device: 
 
 
 def evaluate(
-    run_dir: str | os.PathLike, data: str | os.PathLike, *, device: str = "cpu"
+    run_dir: str | os.PathLike,
+    data: str | os.PathLike,
+    *,
+    device: str = "cpu",
+    topk: tuple[int, ...] = (),
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Metrics of the model, the popularity baseline and (synthetic data) the oracle.
 
     Returns ``{"model": {task: metrics}, "popularity": …, "oracle": …}`` (the oracle
-    only when ``data`` has ``oracle_<task>`` columns).
+    only when ``data`` has ``oracle_<task>`` columns).  With ``topk`` (e.g.
+    ``(10, 20)``) the model and popularity metrics also hold ``recall@K`` and
+    ``ndcg@K`` over full item rankings (:func:`mogenet.retrieval.evaluate_retrieval`).
     """
     run = Run.load(run_dir)
     log = read_log(data, CsvSchema(tasks=run.tasks))
@@ -307,6 +478,12 @@ def evaluate(
     oracle = oracle_scores(log)
     if oracle:
         rows["oracle"] = evaluate_scores(labels, oracle, groups)
+    if topk:
+        from mogenet.retrieval import evaluate_retrieval
+
+        for scorer, tasks in evaluate_retrieval(run, log, topk, device=device).items():
+            for task, values in tasks.items():
+                rows[scorer][task].update(values)
     return rows
 
 
@@ -343,7 +520,10 @@ __all__ = [
     "split_file",
     "evaluate",
     "predict_pairs",
+    "read_incomplete",
     "read_train_valid",
+    "resume_command",
+    "resume_training",
     "score_log",
     "train",
     "write_metrics",

@@ -1,7 +1,6 @@
 """The run directory: everything needed to evaluate, predict with and export a model.
 
-Layout (all files written atomically; the whole directory appears only when
-training has finished)::
+Layout (every file written atomically)::
 
     RUN_DIR/
       config.yaml       resolved RunConfig (YAML)
@@ -11,15 +10,25 @@ training has finished)::
       id_maps.json      {"users": [raw ids…], "items": [raw ids…]} (index = position)
       features.pt       {"user": FeatureTable state, "item": FeatureTable state}
       popularity.parquet  per-item smoothed positive rates (the popularity baseline)
-      history.jsonl     one JSON object per epoch (losses, task weights, valid metrics)
+      history.jsonl     one JSON object per epoch (losses, task weights, valid metrics,
+                        lr, gate usage); history.csv: the same, flattened columns
+      tensorboard/      TensorBoard scalars (only with ``train.tensorboard``)
       metrics.json      validation metrics at the best epoch + run info
+      inputs.pt         only for heads with extra inputs (MoSE, AESM²): the scenario
+                        vocabulary / training behaviour history (HeadInputs state)
+
+While training, the directory holds ``config.yaml``, the history so far,
+``checkpoint.pt`` (the whole training state after the last finished epoch) and
+the marker ``incomplete.json`` (inputs and the command that resumes); the other
+files are written when training ends, and the checkpoint and the marker are
+removed last.  :meth:`Run.load` refuses a directory with the marker.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +45,15 @@ from mogenet.errors import InputError
 from mogenet.graphs import GraphBundle
 from mogenet.io import atomic_path, write_json
 from mogenet.nn.model import MultiTaskModel
+from mogenet.sampling.inputs import HeadInputs
+
+#: Marker of a run directory whose training has not finished.
+INCOMPLETE = "incomplete.json"
+#: The training state of an unfinished run (see :class:`mogenet.trainer.Trainer`).
+CHECKPOINT = "checkpoint.pt"
+
+#: The fitted extra inputs of heads that declare some (see :attr:`Run.inputs`).
+INPUTS = "inputs.pt"
 
 RUN_FILES = (
     "config.yaml",
@@ -58,6 +76,7 @@ class Run:
         user_features, item_features: encoded node features.
         state: ``{"model": state_dict, "loss": state_dict}``.
         popularity: the fitted popularity baseline.
+        inputs: the head's extra inputs fitted on the training log (empty for most heads).
     """
 
     config: RunConfig
@@ -68,6 +87,7 @@ class Run:
     item_features: FeatureTable
     state: dict[str, Any]
     popularity: PopularityScorer
+    inputs: HeadInputs = field(default_factory=HeadInputs)
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -126,6 +146,9 @@ class Run:
         rates = self.popularity.item_rate.rename_axis(ITEM).reset_index()
         with atomic_path(d / "popularity.parquet") as tmp:
             rates.to_parquet(tmp, index=False)
+        if self.inputs:
+            with atomic_path(d / INPUTS) as tmp:
+                torch.save(self.inputs.state_dict(), tmp)
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> Run:
@@ -133,6 +156,12 @@ class Run:
         d = Path(directory)
         if not d.is_dir():
             raise InputError("run directory not found", file=d)
+        if (d / INCOMPLETE).exists():
+            raise InputError(
+                "training of this run has not finished (interrupted or still running); "
+                f"continue it with `mogenet train --resume {os.fspath(d)}`",
+                file=d,
+            )
         missing = [f for f in RUN_FILES if not (d / f).exists()]
         if missing:
             raise InputError(f"not a mogenet run directory (missing {', '.join(missing)})", file=d)
@@ -143,6 +172,11 @@ class Run:
             feats = torch.load(d / "features.pt", weights_only=True)
             state = torch.load(d / "model.pt", weights_only=True, map_location="cpu")
             rates = pd.read_parquet(d / "popularity.parquet")
+            inputs = (
+                HeadInputs.from_state_dict(torch.load(d / INPUTS, weights_only=True))
+                if (d / INPUTS).exists()
+                else HeadInputs()
+            )
         except (OSError, ValueError, RuntimeError, KeyError) as e:
             raise InputError(f"corrupted run directory ({type(e).__name__}: {e})", file=d) from None
         popularity = PopularityScorer(info["popularity"]["prior_strength"])
@@ -158,4 +192,5 @@ class Run:
             item_features=FeatureTable.from_state_dict(feats["item"]),
             state=state,
             popularity=popularity,
+            inputs=inputs,
         )

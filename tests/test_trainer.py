@@ -1,4 +1,7 @@
+import json
 import math
+import random
+import sys
 
 import numpy as np
 import pandas as pd
@@ -10,8 +13,23 @@ from mogenet.config import LossConfig, ModelConfig, TrainConfig
 from mogenet.datasets import IdMap, InteractionLog
 from mogenet.datasets.features import FeatureTable
 from mogenet.errors import InputError, TrainingError
+from mogenet.metrics import to_jsonable
 from mogenet.sampling import Examples
-from mogenet.trainer import Trainer, mean_gauc, resolve_device, seed_everything
+from mogenet.trainer import (
+    LR_SCHEDULES,
+    EpochRecord,
+    HistoryWriter,
+    TensorBoardUnavailable,
+    Trainer,
+    TrainingInterrupted,
+    flatten,
+    load_checkpoint,
+    mean_gauc,
+    resolve_device,
+    rng_state,
+    seed_everything,
+    set_rng_state,
+)
 
 
 def learnable_examples(n=2000, seed=0):
@@ -32,16 +50,16 @@ def learnable_examples(n=2000, seed=0):
     )
 
 
-def make_trainer(seed=0, epochs=3, weighting="uncertainty", lr=1e-2):
+def make_trainer(seed=0, epochs=3, weighting="uncertainty", lr=1e-2, dropout=0.0, **train):
     seed_everything(seed)
     model = build_model(
-        ModelConfig(embedding_dim=8, expert_channels=(16,), tower_channels=(8,)),
+        ModelConfig(embedding_dim=8, expert_channels=(16,), tower_channels=(8,), dropout=dropout),
         tasks=("click", "buy"),
         user_features=FeatureTable.empty(50),
         item_features=FeatureTable.empty(20),
     )
     loss = build_loss(LossConfig(weighting=weighting), tasks=("click", "buy"))
-    cfg = TrainConfig(epochs=epochs, batch_size=128, lr=lr, seed=seed, patience=5)
+    cfg = TrainConfig(epochs=epochs, batch_size=128, lr=lr, seed=seed, patience=5, **train)
     return Trainer(model=model, loss=loss, config=cfg)
 
 
@@ -93,3 +111,163 @@ def test_mean_gauc_ignores_nan_tasks():
 def test_cuda_requested_without_cuda():
     with pytest.raises(InputError, match="CUDA is not available"):
         resolve_device("cuda")
+
+
+def without_seconds(history):
+    """The records as JSON-able dicts (NaN → None, so NaN metrics compare equal)."""
+    return [to_jsonable({k: v for k, v in r.to_dict().items() if k != "seconds"}) for r in history]
+
+
+def test_history_records_lr_and_gate_usage():
+    trainer = make_trainer(epochs=3, lr_schedule="cosine")
+    result = trainer.fit(learnable_examples(600), learnable_examples(200, 1))
+    history = result.history
+    lrs = [r.lr for r in history]
+    assert lrs[0] < 1e-2 and lrs[0] > lrs[1] > lrs[2] > 0  # cosine decay, per step
+    for record in history:
+        assert set(record.gate_usage) == {"click", "buy"}
+        for usage in record.gate_usage.values():  # mean softmax rows: sum to 1 over experts
+            assert len(usage) == 4 and sum(usage) == pytest.approx(1.0, abs=1e-5)
+    # sigma_k is derivable from the logged weights 1/sigma^2 (best epoch's weights restored)
+    sigma = {t: w**-0.5 for t, w in history[result.best_epoch - 1].task_weights.items()}
+    assert sigma == pytest.approx(trainer.loss.sigma)
+
+
+def test_lr_schedules():
+    const, cos, warm = (LR_SCHEDULES.get_class(n) for n in ("constant", "cosine", "warmup_cosine"))
+    assert [const(s, total=10, warmup=0) for s in (0, 9)] == [1.0, 1.0]
+    assert cos(0, total=10, warmup=0) == 1.0
+    assert cos(5, total=10, warmup=0) == pytest.approx(0.5)
+    assert cos(10, total=10, warmup=0) == pytest.approx(0.0)
+    assert [warm(s, total=12, warmup=4) for s in range(4)] == [0.25, 0.5, 0.75, 1.0]
+    assert warm(4, total=12, warmup=4) == 1.0  # cosine starts after the warm-up
+    assert warm(8, total=12, warmup=4) == pytest.approx(0.5)
+    with pytest.raises(InputError, match="constant, cosine, warmup_cosine"):
+        make_trainer(lr_schedule="step")
+
+
+def test_scheduler_sets_the_optimizer_lr_per_step():
+    trainer = make_trainer(epochs=2, lr_schedule="warmup_cosine", warmup_epochs=1.0)
+    seen = []
+    trainer.optimizer.register_step_pre_hook(
+        lambda opt, args, kw: seen.append(opt.param_groups[0]["lr"])
+    )
+    trainer.fit(learnable_examples(512))  # 4 steps per epoch: 4 warm-up, 4 cosine
+    expected = [1e-2 * LR_SCHEDULES["warmup_cosine"](s, total=8, warmup=4) for s in range(8)]
+    assert seen == pytest.approx(expected)
+
+
+def test_grad_clip_bounds_the_gradient_norm():
+    trainer = make_trainer(epochs=1, grad_clip=0.05)
+    norms = []
+
+    def record_norm(opt, args, kwargs):
+        grads = [p.grad for g in opt.param_groups for p in g["params"] if p.grad is not None]
+        norms.append(float(torch.linalg.vector_norm(torch.stack([g.norm() for g in grads]))))
+
+    trainer.optimizer.register_step_pre_hook(record_norm)
+    trainer.fit(learnable_examples(512))
+    assert norms and max(norms) <= 0.05 * (1 + 1e-4)
+    with pytest.raises(InputError, match="grad_clip"):
+        make_trainer(grad_clip=-1.0)
+
+
+def test_amp_is_ignored_on_cpu():
+    assert make_trainer(amp=True).amp is False
+
+
+def test_checkpoint_resume_replays_the_same_training(tmp_path, monkeypatch):
+    """Interrupted at epoch 3, resumed from the checkpoint of epoch 2: the same history
+    and weights as without the interruption (dropout draws from the restored RNG)."""
+    train, valid = learnable_examples(700), learnable_examples(200, 1)
+    kwargs = dict(epochs=4, dropout=0.3, lr_schedule="cosine", grad_clip=1.0)
+    full = make_trainer(**kwargs)
+    expected = without_seconds(full.fit(train, valid).history)
+
+    ckpt = tmp_path / "ckpt.pt"
+    original = Trainer._train_step
+
+    def interrupt(self, batch, epoch, step):
+        if epoch == 3:
+            raise KeyboardInterrupt
+        return original(self, batch, epoch, step)
+
+    monkeypatch.setattr(Trainer, "_train_step", interrupt)
+    with pytest.raises(TrainingInterrupted) as info:
+        make_trainer(**kwargs).fit(train, valid, checkpoint=ckpt)
+    assert (info.value.epoch, info.value.saved_epoch) == (3, 2)
+    monkeypatch.setattr(Trainer, "_train_step", original)
+    torch.manual_seed(1234)  # whatever the RNG holds now, the checkpoint's state wins
+    resumed = make_trainer(**kwargs)
+    result = resumed.fit(train, valid, checkpoint=ckpt, resume=True)
+    assert result.start_epoch == 2
+    assert without_seconds(result.history) == expected
+    for key, value in full.model.state_dict().items():
+        assert torch.equal(value, resumed.model.state_dict()[key]), key
+
+
+def test_checkpoint_of_a_finished_fit_resumes_to_the_same_result(tmp_path):
+    ckpt = tmp_path / "ckpt.pt"
+    first = make_trainer(epochs=2).fit(learnable_examples(300), checkpoint=ckpt)
+    again = make_trainer(epochs=2).fit(learnable_examples(300), checkpoint=ckpt, resume=True)
+    assert without_seconds(again.history) == without_seconds(first.history)
+    assert again.best_epoch == first.best_epoch and again.start_epoch == 2
+
+
+def test_corrupted_or_missing_checkpoint(tmp_path):
+    with pytest.raises(InputError, match="checkpoint not found"):
+        load_checkpoint(tmp_path / "none.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint")
+    with pytest.raises(InputError, match="corrupted checkpoint"):
+        load_checkpoint(bad)
+    torch.save({"format": 999}, bad)
+    with pytest.raises(InputError, match="not a mogenet checkpoint"):
+        load_checkpoint(bad)
+
+
+def test_rng_state_round_trip():
+    state = rng_state()
+    first = (random.random(), np.random.rand(), torch.rand(()).item())
+    set_rng_state(state)
+    assert (random.random(), np.random.rand(), torch.rand(()).item()) == first
+
+
+def test_epoch_record_round_trip():
+    record = EpochRecord(
+        epoch=2,
+        train_loss=0.5,
+        train_task_loss={"click": 0.4},
+        task_weights={"click": 1.1},
+        valid={"click": {"auc": 0.7, "gauc": 0.6}},
+        valid_score=0.7,
+        seconds=1.0,
+        lr=1e-3,
+        gate_usage={"click": [0.25, 0.75]},
+    )
+    assert EpochRecord.from_dict(record.to_dict()) == record
+    assert record.to_dict()["valid_mean_gauc"] == 0.7
+
+
+def test_history_writer_jsonl_and_flat_csv(tmp_path):
+    history = make_trainer(epochs=2).fit(learnable_examples(300), learnable_examples(200, 1))
+    writer = HistoryWriter(tmp_path)
+    assert not writer.tensorboard
+    writer.write(history.history)
+    lines = [json.loads(x) for x in (tmp_path / "history.jsonl").read_text().splitlines()]
+    assert [x["epoch"] for x in lines] == [1, 2] and "lr" in lines[0] and "gate_usage" in lines[0]
+    table = pd.read_csv(tmp_path / "history.csv")
+    assert list(table["epoch"]) == [1, 2]
+    for column in ("train_loss", "valid.click.auc", "task_weights.buy", "lr", "gate_usage.buy.3"):
+        assert column in table.columns, column
+    assert table["valid.click.auc"].tolist() == [x["valid"]["click"]["auc"] for x in lines]
+    assert flatten({"a": {"b": [1, 2]}, "c": None}) == {"a.b.0": 1, "a.b.1": 2, "c": None}
+
+
+def test_tensorboard_missing_warns_and_training_goes_on(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # import fails
+    with pytest.warns(TensorBoardUnavailable, match="pip install tensorboard"):
+        writer = HistoryWriter(tmp_path, tensorboard=True)
+    assert not writer.tensorboard
+    writer.write(make_trainer(epochs=1).fit(learnable_examples(200)).history)
+    assert (tmp_path / "history.csv").exists()
