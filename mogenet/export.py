@@ -43,11 +43,8 @@ def _write(directory: Path, stem: str, id_column: str, ids: list[str], vectors: 
 
 
 @torch.no_grad()
-def export_embeddings(
-    run_dir: str | os.PathLike, out: str | os.PathLike, *, batch_size: int = 65536
-) -> dict:
-    """Export embeddings of a run into ``out`` (created atomically). Returns a summary."""
-    run = Run.load(run_dir)
+def embeddings(run: Run, *, batch_size: int = 65536) -> tuple[dict, dict]:
+    """``(users, items)``: name → ``[N, d]`` float32 array, the vectors export writes."""
     model = run.model()
     users = {"embedding": _embed(model.user_embedding, len(run.user_map), batch_size)}
     items = {"embedding": _embed(model.item_embedding, len(run.item_map), batch_size)}
@@ -60,6 +57,15 @@ def export_embeddings(
         )
         users |= {"bipartite": full["user"].numpy(), "user_sim": full["user_sim"].numpy()}
         items |= {"bipartite": full["item"].numpy(), "item_sim": full["item_sim"].numpy()}
+    return users, items
+
+
+def export_embeddings(
+    run_dir: str | os.PathLike, out: str | os.PathLike, *, batch_size: int = 65536
+) -> dict:
+    """Export embeddings of a run into ``out`` (created atomically). Returns a summary."""
+    run = Run.load(run_dir)
+    users, items = embeddings(run, batch_size=batch_size)
     with atomic_dir(out, marker="users.parquet") as tmp:
         _write(tmp, "users", USER, run.user_map.to_list(), users)
         _write(tmp, "items", ITEM, run.item_map.to_list(), items)

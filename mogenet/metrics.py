@@ -10,6 +10,7 @@ takes well under a second.
   number of examples as weight, as in DIN (Zhou et al., KDD 2018,
   https://arxiv.org/abs/1706.06978).
 * :func:`logloss` / :func:`logloss_with_logits` — mean binary cross-entropy.
+* :func:`rela_impr` — relative improvement of an AUC (or GAUC) over a base model's.
 * :func:`evaluate` — all of the above for every task of a model or scorer.
 * :func:`format_table` — scorers side by side (model, popularity, oracle).
 * :func:`to_jsonable` — NaN → ``None`` so metrics serialise as JSON ``null``.
@@ -32,6 +33,7 @@ __all__ = [
     "gauc",
     "logloss",
     "logloss_with_logits",
+    "rela_impr",
     "evaluate",
     "evaluate_log",
     "format_table",
@@ -181,6 +183,32 @@ def logloss_with_logits(labels: Any, logits: Any) -> float:
     if y.size == 0:
         return math.nan
     return float(np.mean(np.maximum(x, 0.0) - x * y + np.log1p(np.exp(-np.abs(x)))))
+
+
+def rela_impr(value: float, base: float) -> float:
+    """Relative improvement of an AUC over a base model's AUC, measured from random.
+
+    .. math::
+        \\mathrm{RelaImpr} = \\frac{\\mathrm{AUC}(\\text{measured}) - 0.5}
+        {\\mathrm{AUC}(\\text{base}) - 0.5} - 1
+
+    as defined in DIN (Zhou et al., KDD 2018, https://arxiv.org/abs/1706.06978) and
+    used by BPCM (Eq. 14) and MoGENet (Table 2, on GAUC): a random ranking scores
+    0.5, so this is the gain in the part of the AUC above chance.  It applies to
+    GAUC in the same way.
+
+    Args:
+        value: the measured model's AUC (or GAUC).
+        base: the base model's AUC (or GAUC).
+
+    Returns:
+        A fraction (``0.0189`` = +1.89 %), or NaN when either value is NaN or
+        ``base`` is 0.5 (no lift above chance to compare with).
+    """
+    value, base = float(value), float(base)
+    if math.isnan(value) or math.isnan(base) or base == 0.5:
+        return math.nan
+    return (value - 0.5) / (base - 0.5) - 1.0
 
 
 def evaluate(

@@ -23,7 +23,10 @@ VERBS = (
     "evaluate",
     "predict",
     "export",
+    "recommend",
     "prepare",
+    "report",
+    "compare",
 )
 
 
