@@ -1,0 +1,33 @@
+"""Smoke test of scripts/bench_funnel.py: ``--quick`` runs end to end on a tiny log and
+writes its JSON and Markdown (a benchmark, not a timed test: structure only)."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+sys.path.insert(0, str(SCRIPTS))
+
+import bench_funnel  # noqa: E402
+
+from mogenet.run import Run  # noqa: E402
+
+
+def test_bench_funnel_quick(tmp_path):
+    out = tmp_path / "funnel.json"
+    summary = bench_funnel.main(
+        ["--quick", "--interactions", "1500", "--work", str(tmp_path / "w"), "--out", str(out)]
+    )
+    doc = json.loads(out.read_text())
+    assert doc["args"]["seeds"] == [0] and doc["args"]["epochs"] == 1
+    scorers = {"mmoe", "esmm", "aitm", "bpcm", "popularity", "oracle"}
+    assert set(doc["summary"]["mean"]["gauc"]) == scorers
+    assert set(summary["minus_mmoe_points"]["auc"]) == {"esmm", "aitm", "bpcm"}
+    assert summary["tasks"] == ["click", "cart", "fav", "buy"]
+    for name in ("esmm", "aitm", "bpcm"):  # trained with the default --chain
+        head = Run.load(tmp_path / "w" / "seed0" / name).model().head
+        assert head.chain == ("click", "cart", "buy")
+    table = out.with_suffix(".md").read_text()
+    assert "## Test AUC" in table and "| bpcm − mmoe (points) |" in table

@@ -1,0 +1,46 @@
+"""Smoke test of ``scripts/bench_mose.py`` (``--quick``): it runs end to end and
+writes its JSON and Markdown (benchmarks are not timed tests: structure only)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_mose.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("bench_mose", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
+
+
+def test_quick_run_writes_report(bench, tmp_path):
+    out = tmp_path / "mose.json"
+    summary = bench.main(["--quick", "--out", str(out)])
+    doc = json.loads(out.read_text())
+    assert set(doc["summary"]["mean_mse"]) == {"mose", "mmoe", "mean"}
+    for scorer in ("mose", "mmoe", "mean"):
+        assert set(summary["mean_mse"][scorer]) == {"target1", "target2"}
+        assert all(v >= 0 for v in summary["mean_mse"][scorer].values())
+    assert doc["config"]["quick"] and doc["per_seed"][0]["mose"]["epochs"] >= 1
+    assert "MoSE vs MMoE" in out.with_suffix(".md").read_text()
+
+
+def test_data_follows_table_1(bench):
+    args = bench.parse(["--samples", "8", "--steps", "5", "--dims", "3", "--noise", "0"])
+    data = bench.generate(args, seed=0)
+    assert data.x.shape == (8, 5, 3) and data.y.shape == (8, 5, 2)
+    assert data.x.abs().max() <= args.waves  # a sum of O sines
+    assert data.y[..., 0].abs().max() <= args.dims  # a sum of D sines
+    assert data.y[..., 1].abs().max() <= 1  # one sine
+    torch.testing.assert_close(bench.generate(args, seed=0).y, data.y)  # seeded
