@@ -117,6 +117,23 @@ class SamplerConfig:
         weighted_similarity: draw similar neighbours in proportion to similarity.
         remove_target_edges: drop each training pair's own edge from its subgraph.
         num_workers: sampling threads (batches are the same for any number).
+        similarity_folds: out-of-fold similarity channels for training batches:
+            ``K`` ≥ 2 splits the training pairs into ``K`` folds by a hash of
+            (user, item) and samples a fold-``f`` batch's user–user / item–item
+            subgraphs from graphs built without fold ``f``'s positives, so a
+            training positive never sees similarity edges it helped create
+            (``mogenet.sampling.sampler``, *Similarity leakage*); evaluation and
+            prediction use the full graphs.  ``0`` = off (the leaky behaviour).
+            On by default with ``K = 5`` (each fold graph sees 80 % of the
+            positives; a larger ``K`` is closer to the full graphs but builds and
+            holds ``K`` copies of both similarity graphs).  Measured on the
+            4000-user × 1000-item synthetic log (96k training rows, 2-core machine):
+            the 5 fold graphs build once in 0.9 s (the bundle's own similarity:
+            0.5 s); a sampling epoch (batch 512, fanouts [10, 10]) took 5.6 s vs
+            6.1 s without folds (the fold graphs are a little sparser); an
+            item-CF score on the sampled graph fell from GAUC 0.79 (leaky) to
+            0.58 on training pairs, vs 0.60 on test pairs; MoGENet's test mean
+            GAUC was 0.699 with and without folds (1 seed).
     """
 
     bipartite: tuple[int, ...] = (10, 10)
@@ -125,6 +142,7 @@ class SamplerConfig:
     weighted_similarity: bool = False
     remove_target_edges: bool = True
     num_workers: int = 2
+    similarity_folds: int = 5
 
 
 @dataclass

@@ -433,6 +433,7 @@ def make_batches(
         ),
         weighted_similarity=config.weighted_similarity,
         remove_target_edges=config.remove_target_edges,
+        similarity_folds=config.similarity_folds,
         device=device,
     )
     workers = config.num_workers if sampler.device.type == "cpu" else 0

@@ -25,6 +25,7 @@ from mogenet.datasets.idmap import IdMap
 from mogenet.datasets.log import ITEM, USER, InteractionLog
 from mogenet.distributed import DistEnv, shard_batches
 from mogenet.sampling.batch import PairBatch
+from mogenet.sampling.folds import pair_folds
 
 
 @dataclass
@@ -194,6 +195,18 @@ class NeighborPairLoader(PairLoader):
     2x faster than one worker with two intra-op threads on the 2-core machine.
     With a CUDA sampler the examples live on the GPU and batches never leave it.
 
+    **Fold batches.**  A shuffled (training) loader over a sampler with
+    ``similarity_folds = K`` ≥ 2 makes every batch fold-homogeneous: the examples of
+    each fold (:func:`~mogenet.sampling.folds.pair_folds`) are permuted, cut into
+    batches (``drop_last`` per fold), and the batches of all folds are shuffled; the
+    permutations come from one generator seeded with ``seed + epoch``, so
+    :meth:`set_epoch` and :meth:`set_shard` work as without folds.  A fold-``f``
+    batch's similarity channels come from the graphs built without fold ``f``
+    (:meth:`~mogenet.sampling.sampler.MultiChannelSampler.sample` with ``fold=f``).
+    An epoch has up to ``K - 1`` more batches than without folds (each fold's last
+    one may be incomplete).  Unshuffled loaders (evaluation, prediction) use the
+    full graphs.
+
     Args:
         examples: the encoded examples.
         sampler: the multi-channel sampler (its device is where batches are built).
@@ -230,24 +243,68 @@ class NeighborPairLoader(PairLoader):
         self.num_workers = num_workers
         self.prefetch = max(1, prefetch)
         self.pin_memory = pin_memory
+        #: ``K`` of the fold batches (0 = plain batches, full similarity graphs).
+        self.folds = getattr(sampler, "similarity_folds", 0) if shuffle else 0
+        self._members: list[Tensor] = []  # each fold's examples (examples' device)
+        if self.folds:
+            fold = pair_folds(self.examples.user, self.examples.item, self.folds)  # [N] CPU
+            device = self.examples.user.device
+            self._members = [
+                torch.nonzero(fold == f).squeeze(1).to(device) for f in range(self.folds)
+            ]
+
+    def __len__(self) -> int:
+        if not self.folds:
+            return super().__len__()
+        b = self.batch_size
+        sizes = [m.numel() for m in self._members]
+        return sum(n // b if self.drop_last else -(-n // b) for n in sizes)
 
     def __repr__(self) -> str:
         return (
             f"NeighborPairLoader(n={len(self.examples)}, batch_size={self.batch_size}, "
-            f"shuffle={self.shuffle}, num_workers={self.num_workers}, sampler={self.sampler!r})"
+            f"shuffle={self.shuffle}, num_workers={self.num_workers}, "
+            + (f"folds={self.folds}, " if self.folds else "")
+            + f"sampler={self.sampler!r})"
         )
 
-    def _make(self, epoch: int, b: int, index: Tensor) -> PairBatch:
+    def _jobs(self) -> list[tuple[Tensor, int | None]]:
+        """This epoch's ``(index, fold)`` batches of this rank (``fold`` is ``None``
+        without fold batches); advances the epoch."""
+        if not self.folds:
+            return [(index, None) for index in super()._indices()]
+        gen = torch.Generator().manual_seed(self.seed + self.epoch)
+        self.epoch += 1
+        size, batches = self.batch_size, []
+        for f, members in enumerate(self._members):
+            perm = members[torch.randperm(members.numel(), generator=gen).to(members.device)]
+            n = perm.numel() // size if self.drop_last else -(-perm.numel() // size)
+            batches += [(perm[b * size : (b + 1) * size], f) for b in range(n)]
+        order = torch.randperm(len(batches), generator=gen).tolist()
+        return [
+            (part, fold)
+            for index, fold in (batches[o] for o in order)
+            for part in shard_batches([index], self.shard)  # this rank's slice (or none)
+        ]
+
+    def _indices(self) -> list[Tensor]:
+        """This epoch's batches of this rank (fold batches too); advances the epoch."""
+        return [index for index, _ in self._jobs()]
+
+    def _make(self, epoch: int, b: int, index: Tensor, fold: int | None = None) -> PairBatch:
         device = self.sampler.device
         generator = torch.Generator(device=device)
         generator.manual_seed(hash((self.seed, epoch, b)) & 0x7FFF_FFFF_FFFF_FFFF)
         batch = self.examples.batch(index)
-        batch.graphs = self.sampler.sample(batch.user, batch.item, generator)
+        kwargs = {} if fold is None else {"fold": fold}
+        batch.graphs = self.sampler.sample(batch.user, batch.item, generator, **kwargs)
         return batch.pin_memory() if self.pin_memory else batch
 
     def __iter__(self) -> Iterator[PairBatch]:
         epoch = self.epoch
-        jobs = [(epoch, b, index) for b, index in enumerate(self._indices())]
+        if self.folds:
+            self.sampler.fold_graphs()  # built once, here rather than in a worker
+        jobs = [(epoch, b, index, fold) for b, (index, fold) in enumerate(self._jobs())]
         if self.num_workers == 0:
             for job in jobs:
                 yield self._make(*job)

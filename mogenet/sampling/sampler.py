@@ -20,11 +20,33 @@ no node).
 the subgraph, the model would read the label off the graph.  With
 ``remove_target_edges`` every sampled bipartite edge equal to one of the batch's
 pairs is dropped (after sampling, so that node keeps one neighbour fewer).
+
+**Similarity leakage.**  The similarity graphs are built from every training
+positive, so a training positive :math:`\langle u, i\rangle` helped make the
+similarity edges around ``u`` and ``i`` (``u`` and ``v`` look alike because both
+clicked ``i``): on training pairs the similarity channels carry a signal far
+stronger than on unseen pairs (an item-CF score over the leaky graph had GAUC 0.89
+on training pairs and 0.68 on test pairs of a synthetic log; 0.65–0.70 on training
+pairs without the target's contribution), and a model trained on them learns to
+trust it.  With ``similarity_folds = K ≥ 2`` every pair has a fold
+(:func:`~mogenet.sampling.folds.pair_folds`), and ``sample(..., fold=f)`` draws the
+similarity channels from graphs built without the ``interacts`` edges of fold
+``f`` (:func:`~mogenet.sampling.folds.fold_similarity`, the bundle's own builder
+settings), built once on first use.  The training loader feeds it fold-homogeneous
+batches (:class:`~mogenet.sampling.NeighborPairLoader`); evaluation and prediction
+(``fold=None``) use the full graphs.  The bipartite channel always uses the full
+graph: its target edges are removed exactly, above.  Measured on the 4000-user ×
+1000-item synthetic log (96k training rows, 11.5k edges, ``K = 5``): building the
+fold graphs took 0.9 s once, a sampling epoch 5.6 s vs 6.1 s without folds, and an
+item-CF score on the top-k item graph had GAUC 0.79 on training pairs with the
+full graph, 0.58 with the fold graphs and 0.60 on test pairs (the fix removes the
+leak); ``SamplerConfig.similarity_folds`` (default 5) sets ``K``.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
@@ -33,6 +55,7 @@ from torch import Tensor
 from torch_geometric.data import Data, HeteroData
 
 from mogenet.graphs.bundle import GraphBundle
+from mogenet.sampling.folds import fold_similarity
 from mogenet.sampling.neighbor import CSR, sample_neighbors
 
 #: Channel names of :class:`MultiChannelSampler` (the keys of its output).
@@ -144,6 +167,9 @@ class MultiChannelSampler:
         weighted_similarity: in the similarity channels, draw neighbours with
             probability proportional to the similarity (Efraimidis–Spirakis).
         remove_target_edges: drop bipartite edges equal to a batch pair (training).
+        similarity_folds: ``K`` ≥ 2 enables ``sample(..., fold=f)``: similarity
+            channels from the graphs built without fold ``f``'s positives (see
+            *Similarity leakage* above); ``0`` = only the full graphs.
         device: where the graphs live and sampling runs.
     """
 
@@ -154,8 +180,11 @@ class MultiChannelSampler:
         fanouts: Fanouts | Mapping[str, Sequence[int]] | None = None,
         weighted_similarity: bool = False,
         remove_target_edges: bool = True,
+        similarity_folds: int = 0,
         device: torch.device | str = "cpu",
     ) -> None:
+        if similarity_folds < 0 or similarity_folds == 1:
+            raise ValueError(f"similarity_folds must be 0 (off) or >= 2, got {similarity_folds}")
         if fanouts is None:
             fanouts = Fanouts()
         elif not isinstance(fanouts, Fanouts):
@@ -163,6 +192,7 @@ class MultiChannelSampler:
         self.fanouts = fanouts
         self.weighted_similarity = weighted_similarity
         self.remove_target_edges = remove_target_edges
+        self.similarity_folds = similarity_folds
         self.device = torch.device(device)
         self.num_users, self.num_items = bundle.num_users, bundle.num_items
         data = bundle.data
@@ -180,6 +210,34 @@ class MultiChannelSampler:
         self.item_sim = CSR.from_edge_index(ii.edge_index, self.num_items, ii.edge_weight)
         self.user_sim, self.item_sim = self.user_sim.to(self.device), self.item_sim.to(self.device)
         self._local = threading.local()  # per-thread scratch: concurrent sample() calls
+        # out-of-fold similarity graphs, built on first use (never for evaluation)
+        self._bundle = bundle if similarity_folds else None
+        self._folds: list[tuple[CSR, CSR]] | None = None
+        self._folds_lock = threading.Lock()
+        #: Seconds spent building the fold graphs (``None`` until they are built).
+        self.fold_build_seconds: float | None = None
+
+    def fold_graphs(self) -> list[tuple[CSR, CSR]]:
+        """``(user_sim, item_sim)`` CSRs of every fold (built on the first call; safe to
+        call from several threads)."""
+        if not self.similarity_folds:
+            raise ValueError("this sampler has no fold graphs (similarity_folds=0)")
+        with self._folds_lock:
+            if self._folds is None:
+                start = time.perf_counter()
+                folds = []
+                for f in range(self.similarity_folds):
+                    g = fold_similarity(self._bundle, self.similarity_folds, f, device=self.device)
+                    uu, ii = g["user_sim"], g["item_sim"]
+                    folds.append(
+                        (
+                            CSR.from_edge_index(uu[0], self.num_users, uu[1]).to(self.device),
+                            CSR.from_edge_index(ii[0], self.num_items, ii[1]).to(self.device),
+                        )
+                    )
+                self._folds = folds
+                self.fold_build_seconds = time.perf_counter() - start
+            return self._folds
 
     def _scratch(self) -> _Scratch:
         scratch = getattr(self._local, "scratch", None)
@@ -202,11 +260,17 @@ class MultiChannelSampler:
             f"{self.__class__.__name__}(bipartite={list(f.bipartite)}, "
             f"user_sim={list(f.user_sim)}, item_sim={list(f.item_sim)}, "
             f"remove_target_edges={self.remove_target_edges}, "
-            f"device={self.device})"
+            + (f"similarity_folds={self.similarity_folds}, " if self.similarity_folds else "")
+            + f"device={self.device})"
         )
 
     def sample(
-        self, user: Tensor, item: Tensor, generator: torch.Generator | None = None
+        self,
+        user: Tensor,
+        item: Tensor,
+        generator: torch.Generator | None = None,
+        *,
+        fold: int | None = None,
     ) -> dict[str, Data | HeteroData]:
         """Subgraphs of every channel for the pairs ``(user[b], item[b])``.
 
@@ -214,6 +278,9 @@ class MultiChannelSampler:
             user: ``[B]`` user indices (``-1`` = cold start).
             item: ``[B]`` item indices (``-1`` = cold start).
             generator: random source on the sampler's device.
+            fold: draw the similarity channels from the graphs built without fold
+                ``fold``'s positives (every pair of the batch should be in that fold,
+                :func:`~mogenet.sampling.folds.pair_folds`); ``None`` = the full graphs.
 
         Returns:
             ``{"bipartite": HeteroData, "user_sim": Data, "item_sim": Data}``.
@@ -221,10 +288,16 @@ class MultiChannelSampler:
         user, item = user.to(self.device), item.to(self.device)
         scratch = self._scratch()
         fan = self.fanouts
+        if fold is None:
+            user_sim, item_sim = self.user_sim, self.item_sim
+        elif self.similarity_folds and 0 <= fold < self.similarity_folds:
+            user_sim, item_sim = self.fold_graphs()[fold]
+        else:
+            raise ValueError(f"fold {fold} outside [0, {self.similarity_folds})")
         return {
             "bipartite": self._bipartite(scratch, user, item, generator),
-            "user_sim": self._similar(self.user_sim, scratch.users, user, fan.user_sim, generator),
-            "item_sim": self._similar(self.item_sim, scratch.items, item, fan.item_sim, generator),
+            "user_sim": self._similar(user_sim, scratch.users, user, fan.user_sim, generator),
+            "item_sim": self._similar(item_sim, scratch.items, item, fan.item_sim, generator),
         }
 
     def _seed(self, ids: _LocalIds, nodes: Tensor) -> tuple[Tensor, Tensor]:

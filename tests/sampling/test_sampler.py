@@ -204,3 +204,59 @@ def test_cuda_sampler_invariants(bundle):
     assert not sampled & set(zip(user[:10].tolist(), item[:10].tolist(), strict=True))
     again = run(0)["bipartite"]["item", "rev_interacts", "user"].edge_index
     assert torch.equal(again, bip["item", "rev_interacts", "user"].edge_index)
+
+
+def test_fold_sampling_uses_the_fold_graphs(bundle):
+    from mogenet.sampling.folds import fold_similarity
+
+    user, item = pairs(bundle, n=30)
+    full = Fanouts(bipartite=(-1,), user_sim=(-1,), item_sim=(-1,))
+    sampler = MultiChannelSampler(bundle, fanouts=full, similarity_folds=3)
+    assert "similarity_folds=3" in repr(sampler) and sampler.fold_build_seconds is None
+    plain = MultiChannelSampler(bundle, fanouts=full)
+    gen = torch.Generator().manual_seed(0)
+    # fold=None: the full graphs, exactly what a sampler without folds draws
+    a, b = sampler.sample(user, item, gen), plain.sample(user, item, gen)
+    assert torch.equal(a["user_sim"].edge_index, b["user_sim"].edge_index)
+    assert sampler.fold_build_seconds is None  # fold graphs are built on first use only
+    for fold in range(3):
+        out = sampler.sample(user, item, gen, fold=fold)
+        graphs = fold_similarity(bundle, 3, fold)
+        for channel in ("user_sim", "item_sim"):
+            sub = out[channel]
+            got = {
+                (int(sub.n_id[d]), int(sub.n_id[s]))
+                for s, d in sub.edge_index[:, : sub.num_sampled_edges[0]].t().tolist()
+            }
+            seeds = set(sub.n_id[: sub.num_sampled_nodes[0]].tolist())
+            expected = {e for e in edge_set(graphs[channel][0]) if e[0] in seeds}
+            assert got == expected  # all neighbours in the fold graph, none other
+    assert sampler.fold_build_seconds is not None
+
+
+def test_bad_similarity_folds(bundle):
+    with pytest.raises(ValueError, match="similarity_folds"):
+        MultiChannelSampler(bundle, similarity_folds=1)
+    user, item = pairs(bundle, n=3)
+    with pytest.raises(ValueError, match="fold 0 outside"):
+        MultiChannelSampler(bundle).sample(user, item, fold=0)
+    with pytest.raises(ValueError, match="fold 2 outside"):
+        MultiChannelSampler(bundle, similarity_folds=2).sample(user, item, fold=2)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+def test_cuda_fold_graphs_equal_the_cpu_ones(bundle):
+    """Fold graphs are built on the sampler's device; the selection is the same there."""
+    cpu = MultiChannelSampler(bundle, similarity_folds=3).fold_graphs()
+    cuda = MultiChannelSampler(bundle, similarity_folds=3, device="cuda").fold_graphs()
+    for a, b in zip(cpu, cuda, strict=True):
+        for x, y in zip(a, b, strict=True):
+            assert y.col.is_cuda
+            assert torch.equal(x.rowptr, y.rowptr.cpu()) and torch.equal(x.col, y.col.cpu())
+            assert torch.allclose(x.weight, y.weight.cpu(), rtol=1e-5)
+    user, item = pairs(bundle, n=8)
+    out = MultiChannelSampler(bundle, similarity_folds=3, device="cuda").sample(
+        user, item, torch.Generator(device="cuda").manual_seed(0), fold=1
+    )
+    assert out["user_sim"].edge_index.is_cuda
