@@ -2,7 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from mogenet.baselines import PopularityScorer, oracle_scores
+from mogenet.baselines import ItemCFScorer, PopularityScorer, oracle_scores
 from mogenet.datasets.log import InteractionLog
 
 
@@ -74,3 +74,43 @@ def test_oracle_scores_picks_columns():
     assert list(scores) == ["click"]
     np.testing.assert_allclose(scores["click"], [0.1, 0.5, 0.9])
     assert oracle_scores(_log(["a"], [1], [0])) == {}
+
+
+def test_item_cf_matches_brute_force():
+    rng = np.random.default_rng(0)
+    n = 300
+    frame = pd.DataFrame(
+        {
+            "user_id": [f"u{k}" for k in rng.integers(0, 25, n)],
+            "item_id": [f"i{k}" for k in rng.integers(0, 15, n)],
+            "click": rng.integers(0, 2, n),
+            "buy": np.zeros(n, dtype=int),
+        }
+    )
+    train = InteractionLog(frame, ("click", "buy"))
+    scorer = ItemCFScorer().fit(train)
+    pos = frame[frame.click == 1]
+    nbrs_u = pos.groupby("user_id")["item_id"].apply(set).to_dict()
+    nbrs_i = pos.groupby("item_id")["user_id"].apply(set).to_dict()
+    pairs = pd.DataFrame(
+        {
+            "user_id": ["u1", "u2", "u3", "nobody", "u4"],
+            "item_id": ["i1", "i5", "i9", "i1", "unseen"],
+        }
+    )
+
+    def brute(u, i):
+        if u not in nbrs_u or i not in nbrs_i:
+            return 0.0
+        total = sum(
+            len(nbrs_i[i] & nbrs_i[j]) / np.sqrt(len(nbrs_i[i]) * len(nbrs_i[j]))
+            for j in nbrs_u[u]
+            if j != i
+        )
+        return total / (len(nbrs_u[u]) + 1)
+
+    expected = [brute(u, i) for u, i in zip(pairs.user_id, pairs.item_id, strict=True)]
+    got = scorer.predict(pairs)
+    assert set(got) == {"click", "buy"}
+    np.testing.assert_allclose(got["click"], expected, rtol=1e-12, atol=1e-12)
+    assert got["click"][3] == 0.0 and got["click"][4] == 0.0 and max(expected) > 0
