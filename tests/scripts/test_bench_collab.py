@@ -22,7 +22,7 @@ def test_bench_collab_tiny(tmp_path):
         ["--seeds", "0", *TINY, "--work", str(tmp_path / "w"), "--out", str(out)]
     )
     doc = json.loads(out.read_text())
-    assert set(doc["summary"]["mean_gauc"]) == {"mmoe", "mogenet", "popularity", "oracle"}
+    assert set(doc["summary"]["mean_gauc"]) == {"mmoe", "mogenet", "itemcf", "popularity", "oracle"}
     assert set(summary["gain_points"]) == {"click", "cart", "fav", "buy"}
     assert "MoGENet − MMoE" in out.with_suffix(".md").read_text()
 
