@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 import torch
 
 from mogenet.build import GRAPH_ENCODERS, MODELS, ModelSpec, build_model, parse_model_name
-from mogenet.config import GraphConfig, ModelConfig
-from mogenet.datasets import InteractionLog
+from mogenet.config import ModelConfig
 from mogenet.datasets.features import FeatureTable
 from mogenet.errors import InputError
-from mogenet.graphs import GraphBundle
 from mogenet.nn import MGNN, NGCF, MMoE, PairwiseInteraction, UnknownNameError
 from mogenet.nn.heads import GraphEnhancedExperts, GraphInput, GraphRepresentationStack
 from mogenet.sampling import Fanouts, MultiChannelSampler
@@ -22,15 +19,8 @@ SMALL = dict(embedding_dim=4, expert_channels=(8,), tower_channels=(), graph_cha
 
 
 @pytest.fixture(scope="module")
-def bundle():
-    g = torch.Generator().manual_seed(0)
-    users = torch.randint(0, 12, (60,), generator=g)
-    items = (users % 3 * 2 + torch.randint(0, 5, (60,), generator=g)) % 9
-    frame = pd.DataFrame(
-        {"user_id": users.tolist(), "item_id": items.tolist(), "click": 1, "buy": 0}
-    ).astype({"user_id": str, "item_id": str})
-    frame = frame.drop_duplicates(["user_id", "item_id"])
-    return GraphBundle.build(InteractionLog(frame, TASKS), config=GraphConfig(topk=3))
+def bundle(make_bundle):
+    return make_bundle(num_users=12, num_items=9, num_rows=60, labels={"click": 1, "buy": 0})
 
 
 def build(bundle, name, **fields):

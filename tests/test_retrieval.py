@@ -13,9 +13,8 @@ import torch
 
 from mogenet.baselines import PopularityScorer
 from mogenet.build import build_model
-from mogenet.config import GraphConfig, ModelConfig
+from mogenet.config import ModelConfig
 from mogenet.datasets import InteractionLog
-from mogenet.graphs import GraphBundle
 from mogenet.retrieval import (
     ItemSets,
     ModelScorer,
@@ -144,19 +143,8 @@ def test_top_items_never_returns_excluded():
 
 # ------------------------------------------------------------------ scorers
 @pytest.fixture(scope="module")
-def bundle():
-    g = torch.Generator().manual_seed(0)
-    users = torch.randint(0, 12, (60,), generator=g)
-    items = (users % 3 * 2 + torch.randint(0, 5, (60,), generator=g)) % 9
-    frame = pd.DataFrame(
-        {
-            "user_id": [f"u{u}" for u in users.tolist()],
-            "item_id": [f"i{i}" for i in items.tolist()],
-            "click": 1,
-            "buy": (torch.rand(60, generator=g) < 0.3).int().numpy(),
-        }
-    ).drop_duplicates(["user_id", "item_id"])
-    return GraphBundle.build(InteractionLog(frame, TASKS), config=GraphConfig(topk=3))
+def bundle(make_bundle):
+    return make_bundle(num_users=12, num_items=9, num_rows=60, labels={"click": 1, "buy": 0.3})
 
 
 def make_model(bundle, **fields):

@@ -1,6 +1,6 @@
-"""The one place that builds expert and tower networks.
+"""The one place that builds and runs expert and tower networks.
 
-Experts, bottoms and towers are plain :class:`torch_geometric.nn.MLP` s; these two
+Experts, bottoms and towers are plain :class:`torch_geometric.nn.MLP` s; these
 functions only fix the conventions every head shares, so a head never spells out
 ``plain_last`` or the channel list of a tower itself:
 
@@ -11,13 +11,18 @@ functions only fix the conventions every head shares, so a head never spells out
   plain (``plain_last=True``), so it returns a logit, never a probability;
 - ``norm="layer_norm"`` normalises each example (PyG's default ``mode="graph"`` would
   normalise over the whole mini-batch, mixing examples).
+
+:func:`run_experts` stacks a bank's outputs for a gate to mix
+(:func:`~mogenet.nn.gate.mixture`) and :func:`tower_logits` turns per-task
+representations into per-task logits.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 
-from torch import nn
+import torch
+from torch import Tensor, nn
 from torch_geometric.nn import MLP
 
 # Per-example normalisation: PyG's LayerNorm defaults to mode="graph" (whole batch).
@@ -136,3 +141,32 @@ def expert_bank(
         expert_mlp(in_channels=in_channels, channels=channels, act=act, norm=norm, dropout=dropout)
         for _ in range(num_experts)
     )
+
+
+def run_experts(experts: Iterable[nn.Module], x: Tensor) -> Tensor:
+    """The outputs of ``E`` experts on the same input, stacked along dimension 1.
+
+    Shapes:
+        - **input:** ``x`` ``[B, in_channels]``
+        - **output:** ``[B, E, D]``
+    """
+    return torch.stack([expert(x) for expert in experts], dim=1)
+
+
+def tower_logits(
+    towers: nn.ModuleDict, inputs: Tensor | Mapping[str, Tensor] | Sequence[Tensor]
+) -> dict[str, Tensor]:
+    """Task → ``[B]`` logits ``towers[task](h).squeeze(-1)``, in the towers' (task)
+    order, where ``h`` is ``inputs`` itself for every task (one tensor), ``inputs[task]``
+    (task → tensor) or ``inputs[k]`` for the ``k``-th task (a sequence in task order,
+    such as ``v.unbind(1)`` of a ``[B, K, D]`` ``v``).
+
+    Shapes:
+        - **input:** ``[B, D]`` per task
+        - **output:** ``[B]`` per task
+    """
+    if isinstance(inputs, Tensor):
+        return {task: tower(inputs).squeeze(-1) for task, tower in towers.items()}
+    if not isinstance(inputs, Mapping):
+        inputs = dict(zip(towers.keys(), inputs, strict=True))
+    return {task: tower(inputs[task]).squeeze(-1) for task, tower in towers.items()}

@@ -2,6 +2,8 @@ r"""The Multi-channel Graph Neural Network (MGNN) encoder of MoGENet (§2.1, Eq.
 
 - :class:`MGNNLayer` — one propagation step of one channel: GAT attention and a
   gated recurrent update of the node state;
+- :class:`GraphEncoder` — what every graph encoder (MGNN, :class:`~mogenet.nn.NGCF`)
+  shares: the initial encodings, cold start, and the pairs' rows of full-graph output;
 - :class:`MGNN` — shared initial encodings :math:`\mathbf{p}_u, \mathbf{q}_i` and
   ``num_layers`` layers in each channel (bipartite :math:`\mathcal{G}`, user
   similarity :math:`\mathcal{G}^{\mathcal{U}}`, item similarity
@@ -12,14 +14,16 @@ r"""The Multi-channel Graph Neural Network (MGNN) encoder of MoGENet (§2.1, Eq.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch_geometric.data import HeteroData
 from torch_geometric.nn import GATConv
+from torch_geometric.nn.inits import reset
 
 from mogenet.nn.resolver import Registry
 
@@ -221,8 +225,140 @@ class _DstChunks:
         weight = None if self.weight is None else self.weight[a:b]
         return self.src[a:b], self.dst[a:b] - start, weight
 
+    def subgraphs(
+        self, x_src: Tensor, x_dst: Tensor, batch_size: int
+    ) -> Iterator[tuple[slice, tuple[Tensor, Tensor], Tensor, Tensor | None]]:
+        """The bipartite subgraph of each chunk of ``batch_size`` destinations
+        ``[start, end)``: ``(slice(start, end), (x_src rows the chunk's edges read,
+        x_dst[start:end]), local edge_index [2, E_c], weight [E_c] or None)``."""
+        for start in range(0, x_dst.size(0), batch_size):
+            end = min(start + batch_size, x_dst.size(0))
+            src, dst, weight = self.edges(start, end)
+            nodes, src = torch.unique(src, return_inverse=True)  # only the rows read
+            x = (x_src[nodes], x_dst[start:end])
+            yield slice(start, end), x, torch.stack([src, dst]), weight
 
-class MGNN(nn.Module):
+    @classmethod
+    def bipartite(
+        cls, edge_index: Tensor, weight: Tensor | None, num_users: int, num_items: int
+    ) -> tuple[_DstChunks, _DstChunks]:
+        """``(to_user, to_item)``: the user → item edges ``edge_index`` ``[2, E]`` (and
+        their ``weight``) grouped by user and by item, for messages in both directions."""
+        src, dst = edge_index
+        return cls(dst, src, weight, num_users), cls(src, dst, weight, num_items)
+
+
+class GraphEncoder(nn.Module):
+    r"""Base of the graph encoders (:class:`MGNN`, :class:`~mogenet.nn.NGCF`): the
+    initial encodings :math:`\mathbf{p}_u = \mathbf{W}_U \mathbf{x}_u` (``user_lin``)
+    and :math:`\mathbf{q}_i = \mathbf{W}_I \mathbf{x}_i` (``item_lin``) of the raw
+    node encodings, the representation of the out-of-vocabulary (cold-start) id
+    (:meth:`_oov`) and the pairs' rows of full-graph inference output (:meth:`gather`).
+
+    Subclasses build their layers after ``user_lin`` and ``item_lin`` and end
+    ``__init__`` with :meth:`reset_parameters`, which re-initialises every child
+    module in registration order (PyG's :func:`~torch_geometric.nn.inits.reset`).
+
+    Args:
+        user_channels: size of the raw user encodings :math:`\mathbf{x}_u`.
+        item_channels: size of the raw item encodings :math:`\mathbf{x}_i`.
+        channels: size :math:`d` of the initial encodings.
+        num_layers: propagation layers :math:`L`.
+        dropout: dropout of the layers.
+    """
+
+    #: The distinct fields of the :class:`GraphRepresentations` it returns; a
+    #: ``*_sim`` field left out is the same tensor as ``user`` / ``item``.
+    representations: ClassVar[tuple[str, ...]] = ("user", "item", "user_sim", "item_sim")
+
+    def __init__(
+        self,
+        *,
+        user_channels: int,
+        item_channels: int,
+        channels: int,
+        num_layers: int,
+        dropout: float,
+    ) -> None:
+        super().__init__()
+        name = self.__class__.__name__
+        if min(user_channels, item_channels, channels) < 1:
+            raise ValueError(
+                f"{name} channels must be >= 1, got user_channels={user_channels}, "
+                f"item_channels={item_channels}, channels={channels}"
+            )
+        if num_layers < 1:
+            raise ValueError(f"{name} needs num_layers >= 1, got {num_layers}")
+        self.user_channels = user_channels
+        self.item_channels = item_channels
+        self.channels = channels
+        self.num_layers = num_layers
+        self.dropout = float(dropout)
+        self.user_lin = nn.Linear(user_channels, channels)  # p_u
+        self.item_lin = nn.Linear(item_channels, channels)  # q_i
+
+    def reset_parameters(self) -> None:
+        for child in self.children():
+            reset(child)
+
+    @staticmethod
+    def _pair_ids(graphs: Mapping[str, object], node_type: str, given: Tensor | None) -> Tensor:
+        """``[B]`` global ids (``-1`` = cold start) of the pairs' users or items."""
+        if given is not None:
+            return given
+        stores = []
+        if "bipartite" in graphs:
+            stores.append(graphs["bipartite"][node_type])
+        if f"{node_type}_sim" in graphs:
+            stores.append(graphs[f"{node_type}_sim"])
+        if not stores:
+            raise ValueError(
+                f"no subgraph in graphs ({sorted(graphs)}) has {node_type} seeds; "
+                f"pass the pairs' {node_type} ids as `{node_type}=`"
+            )
+        store = stores[0]
+        return _gather(store.n_id, store.pair_index, store.n_id.new_full((1,), -1))
+
+    def _oov(self, lin: nn.Linear, features: FeatureFn) -> Tensor:
+        """``[1, d]`` initial encoding of the out-of-vocabulary (cold-start) id."""
+        index = torch.full((1,), -1, dtype=torch.long, device=lin.weight.device)
+        return lin(features(index))
+
+    def gather(
+        self,
+        full: Mapping[str, Tensor],
+        user: Tensor,
+        item: Tensor,
+        user_features: FeatureFn,
+        item_features: FeatureFn,
+    ) -> GraphRepresentations:
+        """The :class:`GraphRepresentations` of pairs from :meth:`inference` output:
+        rows ``user`` / ``item`` (``[B]`` global ids), and for cold-start ids (``-1``)
+        the out-of-vocabulary representation (:meth:`_oov`), as in :meth:`forward`."""
+        ids = {"user": user, "item": item}
+        oov = {
+            "user": self._oov(self.user_lin, user_features),  # [1, D]
+            "item": self._oov(self.item_lin, item_features),  # [1, D]
+        }
+        rows = {}
+        for field in self.representations:
+            node = field.removesuffix("_sim")
+            rows[field] = _gather(full[field], ids[node], oov[node])  # [B, D]
+        return GraphRepresentations(
+            user=rows["user"],
+            item=rows["item"],
+            user_sim=rows.get("user_sim", rows["user"]),
+            item_sim=rows.get("item_sim", rows["item"]),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"{self.__class__.__name__}(({self.user_channels}, {self.item_channels}), "
+            f"{self.channels}, num_layers={self.num_layers}, {self.extra_repr()})"
+        )
+
+
+class MGNN(GraphEncoder):
     r"""The Multi-channel Graph Neural Network of `"Mixture of Graph Enhanced Expert
     Networks for Multi-task Recommendation"
     <https://doi.org/10.1007/978-3-031-20868-3_1>`_ (MoGENet, PRICAI'22, §2.1).
@@ -296,32 +432,23 @@ class MGNN(nn.Module):
         dropout: float = 0.0,
         channels_used: Sequence[str] = CHANNELS,
     ) -> None:
-        super().__init__()
-        if min(user_channels, item_channels, channels) < 1:
-            raise ValueError(
-                f"MGNN channels must be >= 1, got user_channels={user_channels}, "
-                f"item_channels={item_channels}, channels={channels}"
-            )
-        if num_layers < 1:
-            raise ValueError(f"MGNN needs num_layers >= 1, got {num_layers}")
+        super().__init__(
+            user_channels=user_channels,
+            item_channels=item_channels,
+            channels=channels,
+            num_layers=num_layers,
+            dropout=dropout,
+        )
         if isinstance(channels_used, str):
             channels_used = (channels_used,)
         unknown = [c for c in channels_used if c not in CHANNELS]
         if unknown:
             raise ValueError(f"unknown MGNN channel(s) {unknown}; channels: {list(CHANNELS)}")
         UPDATES.get_class(update)  # fail early on an unknown name
-        self.user_channels = user_channels
-        self.item_channels = item_channels
-        self.channels = channels
-        self.num_layers = num_layers
         self.heads = heads
         self.update = update
         self.use_edge_weight = use_edge_weight
-        self.dropout = float(dropout)
         self.channels_used = tuple(c for c in CHANNELS if c in channels_used)
-
-        self.user_lin = nn.Linear(user_channels, channels)  # p_u
-        self.item_lin = nn.Linear(item_channels, channels)  # q_i
         self.convs = nn.ModuleDict(
             {
                 channel: nn.ModuleList(
@@ -338,13 +465,6 @@ class MGNN(nn.Module):
             }
         )
         self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        self.user_lin.reset_parameters()
-        self.item_lin.reset_parameters()
-        for layers in self.convs.values():
-            for layer in layers:
-                layer.reset_parameters()
 
     @property
     def out_channels(self) -> int:
@@ -422,30 +542,6 @@ class MGNN(nn.Module):
             h, c = layer(h, data.edge_index, weight, cell=c)
         return h
 
-    @staticmethod
-    def _pair_ids(graphs: Mapping[str, object], node_type: str, given: Tensor | None) -> Tensor:
-        """``[B]`` global ids (``-1`` = cold start) of the pairs' users or items."""
-        if given is not None:
-            return given
-        stores = []
-        if "bipartite" in graphs:
-            stores.append(graphs["bipartite"][node_type])
-        if f"{node_type}_sim" in graphs:
-            stores.append(graphs[f"{node_type}_sim"])
-        if not stores:
-            raise ValueError(
-                f"no subgraph in graphs ({sorted(graphs)}) has {node_type} seeds; "
-                f"pass the pairs' {node_type} ids as `{node_type}=`"
-            )
-        store = stores[0]
-        return _gather(store.n_id, store.pair_index, store.n_id.new_full((1,), -1))
-
-    @staticmethod
-    def _oov(lin: nn.Linear, features: FeatureFn) -> Tensor:
-        """``[1, d]`` initial encoding of the out-of-vocabulary (cold-start) id."""
-        index = torch.full((1,), -1, dtype=torch.long, device=lin.weight.device)
-        return lin(features(index))
-
     # -------------------------------------------------------- full-graph inference
     @torch.no_grad()
     def inference(
@@ -481,9 +577,8 @@ class MGNN(nn.Module):
         out = {"user": p, "item": q, "user_sim": p, "item_sim": q}
 
         if "bipartite" in self.convs:
-            src, dst = bundle_data[INTERACTS].edge_index.to(device)  # user, item
-            to_item = _DstChunks(src, dst, None, num_items)
-            to_user = _DstChunks(dst, src, None, num_users)
+            edge_index = bundle_data[INTERACTS].edge_index.to(device)  # user → item
+            to_user, to_item = _DstChunks.bipartite(edge_index, None, num_users, num_items)
             h_u, h_i, c_u, c_i = p, q, None, None
             for layer in self.convs["bipartite"]:
                 new_u, c_u = self._layer_in_chunks(layer, h_i, h_u, to_user, c_u, batch_size)
@@ -514,45 +609,15 @@ class MGNN(nn.Module):
         batch_size: int,
     ) -> tuple[Tensor, Tensor | None]:
         hs, cs = [], []
-        for start in range(0, x_dst.size(0), batch_size):
-            end = min(start + batch_size, x_dst.size(0))
-            src, dst, weight = chunks.edges(start, end)
-            nodes, src = torch.unique(src, return_inverse=True)  # only the rows read
-            h, c = layer(
-                (x_src[nodes], x_dst[start:end]),
-                torch.stack([src, dst]),
-                weight,
-                cell=None if cell is None else cell[start:end],
-            )
+        for rows, x, edge_index, weight in chunks.subgraphs(x_src, x_dst, batch_size):
+            h, c = layer(x, edge_index, weight, cell=None if cell is None else cell[rows])
             hs.append(h)
             cs.append(c)
         if not hs:  # no destination nodes
             return x_dst, cell
         return torch.cat(hs), None if cs[0] is None else torch.cat(cs)
 
-    def gather(
-        self,
-        full: Mapping[str, Tensor],
-        user: Tensor,
-        item: Tensor,
-        user_features: FeatureFn,
-        item_features: FeatureFn,
-    ) -> GraphRepresentations:
-        """The :class:`GraphRepresentations` of pairs from :meth:`inference` output:
-        rows ``user`` / ``item`` (``[B]`` global ids), and for cold-start ids (``-1``)
-        the out-of-vocabulary initial encoding, as in :meth:`forward`."""
-        oov_user = self._oov(self.user_lin, user_features)  # [1, d]
-        oov_item = self._oov(self.item_lin, item_features)  # [1, d]
-        return GraphRepresentations(
-            user=_gather(full["user"], user, oov_user),
-            item=_gather(full["item"], item, oov_item),
-            user_sim=_gather(full["user_sim"], user, oov_user),
-            item_sim=_gather(full["item_sim"], item, oov_item),
-        )
-
-    def __repr__(self) -> str:
+    def extra_repr(self) -> str:
         return (
-            f"{self.__class__.__name__}(({self.user_channels}, {self.item_channels}), "
-            f"{self.channels}, num_layers={self.num_layers}, heads={self.heads}, "
-            f"update='{self.update}', channels_used={list(self.channels_used)})"
+            f"heads={self.heads}, update='{self.update}', channels_used={list(self.channels_used)}"
         )

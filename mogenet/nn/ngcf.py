@@ -20,10 +20,10 @@ from torch_geometric.utils import scatter
 
 from mogenet.nn.mgnn import (
     INTERACTS,
-    MGNN,
     NEGATIVE_SLOPE,
     REV_INTERACTS,
     FeatureFn,
+    GraphEncoder,
     GraphRepresentations,
     _DstChunks,
     _gather,
@@ -107,7 +107,7 @@ def ngcf_norm(deg_src: Tensor, deg_dst: Tensor, edge_index: Tensor) -> Tensor:
     return deg.clamp_min(1.0).rsqrt()
 
 
-class NGCF(nn.Module):
+class NGCF(GraphEncoder):
     r"""The Neural Graph Collaborative Filtering encoder of `"Neural Graph
     Collaborative Filtering" <https://doi.org/10.1145/3331184.3331267>`_ (Wang et
     al., SIGIR'19), the graph baseline of MoGENet (Table 2).
@@ -167,32 +167,18 @@ class NGCF(nn.Module):
         num_layers: int = 2,
         dropout: float = 0.0,
     ) -> None:
-        super().__init__()
-        if min(user_channels, item_channels, channels) < 1:
-            raise ValueError(
-                f"NGCF channels must be >= 1, got user_channels={user_channels}, "
-                f"item_channels={item_channels}, channels={channels}"
-            )
-        if num_layers < 1:
-            raise ValueError(f"NGCF needs num_layers >= 1, got {num_layers}")
-        self.user_channels = user_channels
-        self.item_channels = item_channels
-        self.channels = channels
-        self.num_layers = num_layers
-        self.dropout = float(dropout)
-        self.user_lin = nn.Linear(user_channels, channels)  # e_u^(0)
-        self.item_lin = nn.Linear(item_channels, channels)  # e_i^(0)
+        super().__init__(  # user_lin, item_lin: e_u^(0), e_i^(0)
+            user_channels=user_channels,
+            item_channels=item_channels,
+            channels=channels,
+            num_layers=num_layers,
+            dropout=dropout,
+        )
         self.convs = nn.ModuleList(
             NGCFLayer(in_channels=channels, out_channels=channels, dropout=dropout)
             for _ in range(num_layers)
         )
         self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        self.user_lin.reset_parameters()
-        self.item_lin.reset_parameters()
-        for layer in self.convs:
-            layer.reset_parameters()
 
     @property
     def out_channels(self) -> int:
@@ -224,8 +210,8 @@ class NGCF(nn.Module):
         """
         data = graphs.get("bipartite")
         if data is None:
-            e_u = self._isolated(self.user_lin(user_features(MGNN._pair_ids(graphs, "user", user))))
-            e_i = self._isolated(self.item_lin(item_features(MGNN._pair_ids(graphs, "item", item))))
+            e_u = self._isolated(self.user_lin(user_features(self._pair_ids(graphs, "user", user))))
+            e_i = self._isolated(self.item_lin(item_features(self._pair_ids(graphs, "item", item))))
             return GraphRepresentations(user=e_u, item=e_i, user_sim=e_u, item_sim=e_i)
         users, items = data["user"], data["item"]
         if "deg" not in users or "deg" not in items:
@@ -271,7 +257,7 @@ class NGCF(nn.Module):
 
     def _oov(self, lin: nn.Linear, features: FeatureFn) -> Tensor:
         """``[1, (L+1) d]`` representation of the out-of-vocabulary (cold-start) id."""
-        return self._isolated(MGNN._oov(lin, features))
+        return self._isolated(super()._oov(lin, features))
 
     # -------------------------------------------------------- full-graph inference
     @torch.no_grad()
@@ -295,14 +281,12 @@ class NGCF(nn.Module):
         """
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        device = user_x.device
         num_users, num_items = user_x.size(0), item_x.size(0)
-        src, dst = bundle_data[INTERACTS].edge_index.to(device)  # user, item
-        deg_u = torch.bincount(src, minlength=num_users)
-        deg_i = torch.bincount(dst, minlength=num_items)
-        norm = ngcf_norm(deg_u, deg_i, torch.stack([src, dst]))  # [E], symmetric
-        to_item = _DstChunks(src, dst, norm, num_items)
-        to_user = _DstChunks(dst, src, norm, num_users)
+        edge_index = bundle_data[INTERACTS].edge_index.to(user_x.device)  # user → item
+        deg_u = torch.bincount(edge_index[0], minlength=num_users)
+        deg_i = torch.bincount(edge_index[1], minlength=num_items)
+        norm = ngcf_norm(deg_u, deg_i, edge_index)  # [E], symmetric
+        to_user, to_item = _DstChunks.bipartite(edge_index, norm, num_users, num_items)
         users, items = [self.user_lin(user_x)], [self.item_lin(item_x)]
         for layer in self.convs:
             new_u = self._layer_in_chunks(layer, items[-1], users[-1], to_user, batch_size)
@@ -316,31 +300,11 @@ class NGCF(nn.Module):
     def _layer_in_chunks(
         layer: NGCFLayer, x_src: Tensor, x_dst: Tensor, chunks: _DstChunks, batch_size: int
     ) -> Tensor:
-        out = []
-        for start in range(0, x_dst.size(0), batch_size):
-            end = min(start + batch_size, x_dst.size(0))
-            src, dst, weight = chunks.edges(start, end)
-            nodes, src = torch.unique(src, return_inverse=True)  # only the rows read
-            out.append(layer((x_src[nodes], x_dst[start:end]), torch.stack([src, dst]), weight))
+        out = [
+            layer(x, edge_index, weight)
+            for _, x, edge_index, weight in chunks.subgraphs(x_src, x_dst, batch_size)
+        ]
         return torch.cat(out) if out else x_dst.new_zeros(0, layer.out_channels)
 
-    def gather(
-        self,
-        full: Mapping[str, Tensor],
-        user: Tensor,
-        item: Tensor,
-        user_features: FeatureFn,
-        item_features: FeatureFn,
-    ) -> GraphRepresentations:
-        """The :class:`GraphRepresentations` of pairs from :meth:`inference` output:
-        rows ``user`` / ``item`` (``[B]`` global ids), and for cold-start ids (``-1``)
-        the out-of-vocabulary representation, as in :meth:`forward`."""
-        e_u = _gather(full["user"], user, self._oov(self.user_lin, user_features))
-        e_i = _gather(full["item"], item, self._oov(self.item_lin, item_features))
-        return GraphRepresentations(user=e_u, item=e_i, user_sim=e_u, item_sim=e_i)
-
-    def __repr__(self) -> str:
-        return (
-            f"{self.__class__.__name__}(({self.user_channels}, {self.item_channels}), "
-            f"{self.channels}, num_layers={self.num_layers}, out_channels={self.out_channels})"
-        )
+    def extra_repr(self) -> str:
+        return f"out_channels={self.out_channels}"

@@ -1,51 +1,18 @@
-"""MGNN: layer shapes, gradients, cold start, channels off, and sampled == full graph."""
+"""MGNN: layer shapes, gradients, cold start, channels off, and sampled == full graph.
+
+The graph, encoders and pairs are the fixtures of ``tests/nn/conftest.py``."""
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 import torch
 
-from mogenet.config import GraphConfig
-from mogenet.datasets import InteractionLog
-from mogenet.graphs import GraphBundle
-from mogenet.nn import NodeEncoder, UnknownNameError
+from mogenet.nn import UnknownNameError
 from mogenet.nn.mgnn import MGNN, UPDATES, GraphRepresentations, MGNNLayer
 from mogenet.sampling import Fanouts, MultiChannelSampler
 
 KEYS = ("user", "item", "user_sim", "item_sim")
 USER_CH, ITEM_CH, D = 5, 4, 8
-
-
-@pytest.fixture(scope="module")
-def bundle():
-    g = torch.Generator().manual_seed(0)
-    users = torch.randint(0, 14, (70,), generator=g)
-    items = (users % 3 * 2 + torch.randint(0, 5, (70,), generator=g)) % 10
-    frame = pd.DataFrame(
-        {
-            "user_id": [f"u{u}" for u in users.tolist()],
-            "item_id": [f"i{i}" for i in items.tolist()],
-            "click": 1,
-        }
-    ).drop_duplicates(["user_id", "item_id"])
-    return GraphBundle.build(InteractionLog(frame, ("click",)), config=GraphConfig(topk=3))
-
-
-@pytest.fixture(scope="module")
-def encoders(bundle):
-    torch.manual_seed(0)
-    return (
-        NodeEncoder(num_nodes=bundle.num_users, embedding_dim=USER_CH),
-        NodeEncoder(num_nodes=bundle.num_items, embedding_dim=ITEM_CH),
-    )
-
-
-def pairs(bundle):
-    """Five pairs, a cold-start user in row 2 and a cold-start item in row 1."""
-    user = torch.tensor([0, 3, -1, 5, bundle.num_users - 1])
-    item = torch.tensor([1, -1, 2, 2, bundle.num_items - 1])
-    return user, item
 
 
 def make(**kwargs):
@@ -128,13 +95,12 @@ def test_bad_arguments():
 
 
 @pytest.mark.parametrize("update", ["gru", "lstm"])
-def test_forward_shapes_and_gradients(bundle, encoders, update, assert_grads):
+def test_forward_shapes_and_gradients(bundle, encoders, pairs, update, assert_grads):
     torch.manual_seed(0)
     m = make(num_layers=2, heads=2, update=update, use_edge_weight=True)
     # fewer hops than layers in the similarity channels: still runs
     sampler = MultiChannelSampler(bundle, fanouts=Fanouts(bipartite=(3, 2), user_sim=(2,)))
-    user, item = pairs(bundle)
-    reps = m(sampler.sample(user, item, torch.Generator().manual_seed(0)), *encoders)
+    reps = m(sampler.sample(*pairs, torch.Generator().manual_seed(0)), *encoders)
     assert isinstance(reps, GraphRepresentations)
     for key in KEYS:
         assert getattr(reps, key).shape == (5, D)
@@ -143,11 +109,10 @@ def test_forward_shapes_and_gradients(bundle, encoders, update, assert_grads):
     assert_grads(m, may_be_zero=("att_dst",))
 
 
-def test_cold_start_rows_are_the_oov_initial_encoding(bundle, encoders):
+def test_cold_start_rows_are_the_oov_initial_encoding(encoders, pairs, graphs):
     user_enc, item_enc = encoders
+    user, _ = pairs
     m = make().eval()
-    user, item = pairs(bundle)
-    graphs = MultiChannelSampler(bundle).sample(user, item, torch.Generator().manual_seed(0))
     with torch.no_grad():
         reps = m(graphs, user_enc, item_enc)
         p_oov = m.user_lin(user_enc(torch.tensor([-1])))[0]
@@ -160,10 +125,9 @@ def test_cold_start_rows_are_the_oov_initial_encoding(bundle, encoders):
     assert not torch.allclose(reps.user[0], p[0])  # known users are propagated
 
 
-def test_channels_off_give_the_initial_encodings(bundle, encoders):
+def test_channels_off_give_the_initial_encodings(encoders, pairs, graphs):
     user_enc, item_enc = encoders
-    user, item = pairs(bundle)
-    graphs = MultiChannelSampler(bundle).sample(user, item, torch.Generator().manual_seed(0))
+    user, item = pairs
     torch.manual_seed(0)
     ngcf = make(channels_used=("bipartite",)).eval()  # NGCF-style: bipartite only
     assert set(ngcf.convs) == {"bipartite"}
@@ -196,24 +160,13 @@ def test_channels_off_give_the_initial_encodings(bundle, encoders):
     [("gru", 2, 1, False), ("lstm", 2, 2, True), ("gru", 3, 1, True)],
 )
 def test_sampled_full_fanout_equals_full_graph_inference(
-    bundle, encoders, update, num_layers, heads, use_edge_weight
+    bundle, sampled_and_full, update, num_layers, heads, use_edge_weight
 ):
     """The issue's equivalence: L hops of fanout -1 reproduce the full-graph rows."""
-    user_enc, item_enc = encoders
     torch.manual_seed(1)
     m = make(num_layers=num_layers, heads=heads, update=update, use_edge_weight=use_edge_weight)
     m.eval()
-    sampler = MultiChannelSampler(
-        bundle, fanouts=full_fanouts(num_layers), remove_target_edges=False
-    )
-    user, item = pairs(bundle)
-    with torch.no_grad():
-        sampled = m(sampler.sample(user, item), user_enc, item_enc)
-        user_x = user_enc(torch.arange(bundle.num_users))
-        item_x = item_enc(torch.arange(bundle.num_items))
-        full = m.inference(bundle.data, user_x, item_x, batch_size=3)  # several chunks
-        one_chunk = m.inference(bundle.data, user_x, item_x, batch_size=1000)
-        expected = m.gather(full, user, item, user_enc, item_enc)
+    sampled, full, one_chunk, expected = sampled_and_full(m, full_fanouts(num_layers), 3)
     assert full["user"].shape == full["user_sim"].shape == (bundle.num_users, D)
     assert full["item"].shape == full["item_sim"].shape == (bundle.num_items, D)
     for key in KEYS:
@@ -221,22 +174,11 @@ def test_sampled_full_fanout_equals_full_graph_inference(
         torch.testing.assert_close(getattr(sampled, key), getattr(expected, key), atol=1e-5, rtol=0)
 
 
-def test_too_few_hops_differ_from_full_graph(bundle, encoders):
+def test_too_few_hops_differ_from_full_graph(sampled_and_full):
     """Guards the equivalence test: one hop for two layers is not the full graph."""
-    user_enc, item_enc = encoders
     torch.manual_seed(1)
     m = make(num_layers=2).eval()
-    sampler = MultiChannelSampler(bundle, fanouts=full_fanouts(1), remove_target_edges=False)
-    user, item = pairs(bundle)
-    with torch.no_grad():
-        sampled = m(sampler.sample(user, item), user_enc, item_enc)
-        full = m.inference(
-            bundle.data,
-            user_enc(torch.arange(bundle.num_users)),
-            item_enc(torch.arange(bundle.num_items)),
-            batch_size=4,
-        )
-        expected = m.gather(full, user, item, user_enc, item_enc)
+    sampled, _, _, expected = sampled_and_full(m, full_fanouts(1), 4)
     assert not torch.allclose(sampled.user, expected.user, atol=1e-4)
 
 

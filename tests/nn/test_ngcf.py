@@ -1,54 +1,21 @@
 """NGCF: Eq. 7 and its 1/sqrt(|N_u||N_i|) on a hand-made graph, shapes, gradients,
-cold start, sampled == full graph, and no message over a supervision edge."""
+cold start, sampled == full graph, and no message over a supervision edge.
+
+The graph, encoders and pairs are the fixtures of ``tests/nn/conftest.py``."""
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 from torch_geometric.data import HeteroData
 
-from mogenet.config import GraphConfig
-from mogenet.datasets import InteractionLog
-from mogenet.graphs import GraphBundle
-from mogenet.nn import NGCF, NGCFLayer, NodeEncoder
+from mogenet.nn import NGCF, NGCFLayer
 from mogenet.nn.mgnn import INTERACTS, REV_INTERACTS, GraphRepresentations
 from mogenet.sampling import Fanouts, MultiChannelSampler
 
 USER_CH, ITEM_CH, D = 5, 4, 6
-
-
-@pytest.fixture(scope="module")
-def bundle():
-    g = torch.Generator().manual_seed(0)
-    users = torch.randint(0, 14, (70,), generator=g)
-    items = (users % 3 * 2 + torch.randint(0, 5, (70,), generator=g)) % 10
-    frame = pd.DataFrame(
-        {
-            "user_id": [f"u{u}" for u in users.tolist()],
-            "item_id": [f"i{i}" for i in items.tolist()],
-            "click": 1,
-        }
-    ).drop_duplicates(["user_id", "item_id"])
-    return GraphBundle.build(InteractionLog(frame, ("click",)), config=GraphConfig(topk=3))
-
-
-@pytest.fixture(scope="module")
-def encoders(bundle):
-    torch.manual_seed(0)
-    return (
-        NodeEncoder(num_nodes=bundle.num_users, embedding_dim=USER_CH),
-        NodeEncoder(num_nodes=bundle.num_items, embedding_dim=ITEM_CH),
-    )
-
-
-def pairs(bundle):
-    """Five pairs, a cold-start user in row 2 and a cold-start item in row 1."""
-    user = torch.tensor([0, 3, -1, 5, bundle.num_users - 1])
-    item = torch.tensor([1, -1, 2, 2, bundle.num_items - 1])
-    return user, item
 
 
 def make(**kwargs):
@@ -170,23 +137,21 @@ def test_repr_layout_and_bad_arguments():
         m.inference(None, torch.randn(2, USER_CH), torch.randn(2, ITEM_CH), 0)
 
 
-def test_forward_shapes_and_gradients(bundle, encoders, assert_grads):
+def test_forward_shapes_and_gradients(bundle, encoders, pairs, assert_grads):
     torch.manual_seed(0)
     m = make(num_layers=2, dropout=0.1)
     sampler = MultiChannelSampler(bundle, fanouts=Fanouts(bipartite=(3, 2)))
-    user, item = pairs(bundle)
-    reps = m(sampler.sample(user, item, torch.Generator().manual_seed(0)), *encoders)
+    reps = m(sampler.sample(*pairs, torch.Generator().manual_seed(0)), *encoders)
     assert isinstance(reps, GraphRepresentations)
     assert reps.user.shape == reps.item.shape == (5, 3 * D)
     (reps.user.pow(2).sum() + reps.item.pow(2).sum()).backward()
     assert_grads(m)
 
 
-def test_cold_start_is_an_isolated_out_of_vocabulary_node(bundle, encoders):
+def test_cold_start_is_an_isolated_out_of_vocabulary_node(encoders, pairs, graphs):
     user_enc, item_enc = encoders
+    user, item = pairs
     m = make().eval()
-    user, item = pairs(bundle)
-    graphs = MultiChannelSampler(bundle).sample(user, item, torch.Generator().manual_seed(0))
     with torch.no_grad():
         reps = m(graphs, user_enc, item_enc)
         oov = m._isolated(m.user_lin(user_enc(torch.tensor([-1]))))[0]
@@ -198,30 +163,18 @@ def test_cold_start_is_an_isolated_out_of_vocabulary_node(bundle, encoders):
         m({}, user_enc, item_enc)
 
 
-def test_subgraph_without_degrees_is_refused(bundle, encoders):
-    user, item = pairs(bundle)
-    graphs = MultiChannelSampler(bundle).sample(user, item, torch.Generator().manual_seed(0))
+def test_subgraph_without_degrees_is_refused(encoders, graphs):
     del graphs["bipartite"]["user"].deg
     with pytest.raises(ValueError, match="deg"):
         make()(graphs, *encoders)
 
 
 @pytest.mark.parametrize("num_layers", [1, 2, 3])
-def test_sampled_full_fanout_equals_full_graph_inference(bundle, encoders, num_layers):
-    user_enc, item_enc = encoders
+def test_sampled_full_fanout_equals_full_graph_inference(bundle, sampled_and_full, num_layers):
     torch.manual_seed(1)
     m = make(num_layers=num_layers).eval()
-    sampler = MultiChannelSampler(
-        bundle, fanouts=Fanouts(bipartite=(-1,) * num_layers), remove_target_edges=False
-    )
-    user, item = pairs(bundle)
-    with torch.no_grad():
-        sampled = m(sampler.sample(user, item), user_enc, item_enc)
-        user_x = user_enc(torch.arange(bundle.num_users))
-        item_x = item_enc(torch.arange(bundle.num_items))
-        full = m.inference(bundle.data, user_x, item_x, batch_size=3)  # several chunks
-        one_chunk = m.inference(bundle.data, user_x, item_x, batch_size=1000)
-        expected = m.gather(full, user, item, user_enc, item_enc)
+    fanouts = Fanouts(bipartite=(-1,) * num_layers)
+    sampled, full, one_chunk, expected = sampled_and_full(m, fanouts, 3)  # several chunks
     D_out = (num_layers + 1) * D
     assert full["user"].shape == (bundle.num_users, D_out)
     assert full["item"].shape == (bundle.num_items, D_out)
@@ -231,24 +184,11 @@ def test_sampled_full_fanout_equals_full_graph_inference(bundle, encoders, num_l
         torch.testing.assert_close(getattr(sampled, key), getattr(expected, key), atol=1e-5, rtol=0)
 
 
-def test_too_few_hops_differ_from_full_graph(bundle, encoders):
+def test_too_few_hops_differ_from_full_graph(sampled_and_full):
     """Guards the equivalence test: one hop for two layers is not the full graph."""
-    user_enc, item_enc = encoders
     torch.manual_seed(1)
     m = make(num_layers=2).eval()
-    sampler = MultiChannelSampler(
-        bundle, fanouts=Fanouts(bipartite=(-1,)), remove_target_edges=False
-    )
-    user, item = pairs(bundle)
-    with torch.no_grad():
-        sampled = m(sampler.sample(user, item), user_enc, item_enc)
-        full = m.inference(
-            bundle.data,
-            user_enc(torch.arange(bundle.num_users)),
-            item_enc(torch.arange(bundle.num_items)),
-            batch_size=4,
-        )
-        expected = m.gather(full, user, item, user_enc, item_enc)
+    sampled, _, _, expected = sampled_and_full(m, Fanouts(bipartite=(-1,)), 4)
     assert not torch.allclose(sampled.user, expected.user, atol=1e-4)
 
 

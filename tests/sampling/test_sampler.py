@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-import pandas as pd
 import pytest
 import torch
 
-from mogenet.config import GraphConfig
-from mogenet.datasets import InteractionLog
-from mogenet.graphs import GraphBundle
 from mogenet.sampling.sampler import Fanouts, MultiChannelSampler
 
 
 @pytest.fixture(scope="module")
-def bundle():
-    g = torch.Generator().manual_seed(0)
-    users = torch.randint(0, 60, (900,), generator=g)
-    items = (users % 7 * 5 + torch.randint(0, 12, (900,), generator=g)) % 40
-    frame = pd.DataFrame(
-        {
-            "user_id": [f"u{u}" for u in users.tolist()],
-            "item_id": [f"i{i}" for i in items.tolist()],
-            "click": (torch.rand(900, generator=g) < 0.7).int().numpy(),
-        }
-    ).drop_duplicates(["user_id", "item_id"])
-    return GraphBundle.build(InteractionLog(frame, ("click",)), config=GraphConfig(topk=5))
+def bundle(make_bundle):
+    return make_bundle(
+        num_users=60,
+        num_items=40,
+        num_rows=900,
+        groups=7,
+        stride=5,
+        spread=12,
+        labels={"click": 0.7},
+        topk=5,
+    )
 
 
 def edge_set(edge_index):

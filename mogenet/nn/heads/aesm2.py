@@ -9,7 +9,8 @@ from typing import NamedTuple
 import torch
 from torch import Tensor, nn
 
-from mogenet.nn.expert import expert_bank, task_towers
+from mogenet.nn.expert import expert_bank, run_experts, task_towers, tower_logits
+from mogenet.nn.gate import mixture
 from mogenet.nn.heads.base import MultiTaskHead
 from mogenet.nn.output import HeadOutput
 from mogenet.nn.resolver import register_head
@@ -161,8 +162,7 @@ class ExpertSelection(nn.Module):
         selected = taken.scatter(1, shared, True)  # [N, n], K_sp + K_sh per row
         own_logits = logits.gather(1, index).squeeze(1)  # [N, n] g_j
         weights = torch.softmax(own_logits.masked_fill(~selected, -math.inf), dim=-1)  # Eq. 14
-        experts = torch.stack([expert(x) for expert in self.experts], dim=1)  # [N, n, D]
-        output = torch.einsum("ne,ned->nd", weights, experts)  # Eq. 15
+        output = mixture(weights, run_experts(self.experts, x))  # [N, D] (Eq. 15)
         return Selection(
             output=output,
             weights=weights,
@@ -178,6 +178,22 @@ class ExpertSelection(nn.Module):
             f"num_experts={self.num_experts}, top_k=({self.top_k_specific}, "
             f"{self.top_k_shared}))"
         )
+
+
+def _selection_layers(
+    num_layers: int, in_channels: int, context_channels: int, **kwargs
+) -> tuple[nn.ModuleList, int]:
+    """``num_layers`` stacked :class:`ExpertSelection` layers (the first reads
+    ``in_channels``, each next one the previous output) whose gates read the layer
+    input and ``context_channels`` more (the embeddings), and their output size.
+    ``kwargs`` go to every layer."""
+    layers, size = nn.ModuleList(), in_channels
+    for _ in range(num_layers):
+        layers.append(
+            ExpertSelection(in_channels=size, gate_channels=size + context_channels, **kwargs)
+        )
+        size = layers[-1].out_channels
+    return layers, size
 
 
 def _mean(t: Tensor) -> Tensor:
@@ -303,35 +319,28 @@ class AESM2(MultiTaskHead):
         self.scenario_embedding = nn.Embedding(num_scenarios, embedding_dim)
         self.task_embedding = nn.Embedding(self.num_tasks, embedding_dim)
         common = dict(noise_scale=noise_scale, act=act, norm=norm, dropout=dropout)
-        self.scenario_layers = nn.ModuleList()
-        size = self.in_channels
-        for _ in range(scenario_layers):
-            layer = ExpertSelection(
-                in_channels=size,
-                gate_channels=size + embedding_dim,
-                num_gates=num_scenarios,
-                num_experts=num_experts,
-                channels=self.expert_channels,
-                top_k_specific=top_k_specific,
-                top_k_shared=top_k_shared,
-                **common,
-            )
-            self.scenario_layers.append(layer)
-            size = layer.out_channels
-        self.task_layers = nn.ModuleList()
-        for _ in range(task_layers):
-            layer = ExpertSelection(
-                in_channels=size,
-                gate_channels=size + 2 * embedding_dim,
-                num_gates=self.num_tasks,
-                num_experts=task_experts,
-                channels=self.task_expert_channels,
-                top_k_specific=task_top_k_specific,
-                top_k_shared=task_top_k_shared,
-                **common,
-            )
-            self.task_layers.append(layer)
-            size = layer.out_channels
+        self.scenario_layers, size = _selection_layers(  # gates read [h, s] (Eq. 8)
+            scenario_layers,
+            self.in_channels,
+            embedding_dim,
+            num_gates=num_scenarios,
+            num_experts=num_experts,
+            channels=self.expert_channels,
+            top_k_specific=top_k_specific,
+            top_k_shared=top_k_shared,
+            **common,
+        )
+        self.task_layers, size = _selection_layers(  # gates read [h, s, t_k] (Eq. 16)
+            task_layers,
+            size,
+            2 * embedding_dim,
+            num_gates=self.num_tasks,
+            num_experts=task_experts,
+            channels=self.task_expert_channels,
+            top_k_specific=task_top_k_specific,
+            top_k_shared=task_top_k_shared,
+            **common,
+        )
         self.towers = task_towers(
             tasks=self.tasks,
             in_channels=size,
@@ -373,7 +382,7 @@ class AESM2(MultiTaskHead):
             h = sel.output
         h = h.view(B, T, -1)
         weights = sel.weights.view(B, T, -1)
-        logits = {t: self.towers[t](h[:, k]).squeeze(-1) for k, t in enumerate(self.tasks)}
+        logits = tower_logits(self.towers, h.unbind(1))  # task k reads h[:, k]
         gates = {t: weights[:, k] for k, t in enumerate(self.tasks)}
         specific = sum(_mean(sel.kl_specific) for sel in selections)  # L_sp (Eq. 20)
         shared = sum(_mean(sel.kl_shared) for sel in selections)  # L_sh

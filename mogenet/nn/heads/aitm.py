@@ -8,9 +8,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from mogenet.nn.expert import expert_mlp, task_towers
+from mogenet.nn.expert import expert_mlp, task_towers, tower_logits
 from mogenet.nn.heads.base import MultiTaskHead
-from mogenet.nn.heads.chain import calibration_penalty, chain_parents, check_chain
+from mogenet.nn.heads.chain import calibration_losses, chain_parents, check_chain
 from mogenet.nn.output import HeadOutput
 from mogenet.nn.resolver import register_head
 
@@ -126,6 +126,8 @@ class AITM(MultiTaskHead):
           ``aux["<task>_transfer_weight"]`` ``[B]``
     """
 
+    repr_fields = ("chain", "hidden_channels", "tower_channels", "calibration_weight")
+
     def __init__(
         self,
         *,
@@ -181,11 +183,6 @@ class AITM(MultiTaskHead):
         )
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        for part in (self.encoders, self.transfers, self.ait, self.towers):
-            for module in part.values():
-                module.reset_parameters()
-
     def forward(self, x: Tensor, z: Tensor | None = None) -> HeadOutput:
         rep = {task: self.encoders[task](x) for task in self.tasks}  # q_t [B, k]
         aux = {}
@@ -193,17 +190,6 @@ class AITM(MultiTaskHead):
             p = self.transfers[task](rep[parent])  # [B, k]
             rep[task], w = self.ait[task](p, rep[task])  # z_t [B, k], w [B, 2]
             aux[f"{task}_transfer_weight"] = w[:, 0]
-        logits = {task: self.towers[task](rep[task]).squeeze(-1) for task in self.tasks}
-        losses = {}
-        if self.calibration_weight > 0:
-            losses["calibration"] = self.calibration_weight * calibration_penalty(
-                logits, self.chain
-            )
+        logits = tower_logits(self.towers, rep)  # [B] each
+        losses = calibration_losses(logits, self.chain, self.calibration_weight)
         return HeadOutput(logits=logits, gates=None, aux=aux, losses=losses)
-
-    def extra_repr(self) -> str:
-        return (
-            f"chain={list(self.chain)}, hidden_channels={list(self.hidden_channels)}, "
-            f"tower_channels={list(self.tower_channels)}, "
-            f"calibration_weight={self.calibration_weight}"
-        )

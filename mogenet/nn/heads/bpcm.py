@@ -9,9 +9,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from mogenet.nn.expert import expert_mlp, task_towers
+from mogenet.nn.expert import expert_mlp, task_towers, tower_logits
 from mogenet.nn.heads.base import MultiTaskHead
-from mogenet.nn.heads.chain import calibration_penalty, chain_parents, check_chain
+from mogenet.nn.heads.chain import calibration_losses, chain_parents, check_chain
 from mogenet.nn.output import HeadOutput
 from mogenet.nn.resolver import register_head
 
@@ -237,6 +237,14 @@ class BPCM(MultiTaskHead):
         - **output:** ``logits[task]`` ``[B]``, ``losses["calibration"]`` scalar
     """
 
+    repr_fields = (
+        "chain",
+        "num_fields",
+        "aggregation_channels",
+        "tower_channels",
+        "calibration_weight",
+    )
+
     def __init__(
         self,
         *,
@@ -293,11 +301,6 @@ class BPCM(MultiTaskHead):
         )
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        for part in (self.feature_towers, self.conversions, self.norms, self.towers):
-            for module in part.values():
-                module.reset_parameters()
-
     def fields(self, x: Tensor) -> Tensor:
         """``[B, in_channels]`` → the field matrix :math:`\\mathbf{E}_F` ``[B, I, d]``."""
         return x.view(x.size(0), self.num_fields, self.field_channels)
@@ -309,18 +312,6 @@ class BPCM(MultiTaskHead):
             q = rep[task]
             context = torch.cat([self.message(rep[parent]), q], dim=1)  # [B, 2I, d]
             rep[task] = self.norms[task](self.conversions[task](q, context) + q)  # Z_t
-        logits = {task: self.towers[task](rep[task].flatten(1)).squeeze(-1) for task in self.tasks}
-        losses = {}
-        if self.calibration_weight > 0:
-            losses["calibration"] = self.calibration_weight * calibration_penalty(
-                logits, self.chain
-            )
+        logits = tower_logits(self.towers, {t: r.flatten(1) for t, r in rep.items()})  # [B] each
+        losses = calibration_losses(logits, self.chain, self.calibration_weight)
         return HeadOutput(logits=logits, gates=None, losses=losses)
-
-    def extra_repr(self) -> str:
-        return (
-            f"chain={list(self.chain)}, num_fields={self.num_fields}, "
-            f"aggregation_channels={self.aggregation_channels}, "
-            f"tower_channels={list(self.tower_channels)}, "
-            f"calibration_weight={self.calibration_weight}"
-        )

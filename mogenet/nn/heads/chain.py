@@ -21,7 +21,13 @@ from torch import Tensor
 
 from mogenet.errors import InputError
 
-__all__ = ["ChainError", "calibration_penalty", "check_chain", "chain_parents"]
+__all__ = [
+    "ChainError",
+    "calibration_losses",
+    "calibration_penalty",
+    "check_chain",
+    "chain_parents",
+]
 
 _HINT = "e.g. --set model.head_options.chain=[click,buy]"
 
@@ -85,3 +91,14 @@ def calibration_penalty(logits: Mapping[str, Tensor], chain: Sequence[str]) -> T
     if not terms:
         return probs[0].new_zeros(())
     return torch.stack(terms).sum()
+
+
+def calibration_losses(
+    logits: Mapping[str, Tensor], chain: Sequence[str], weight: float
+) -> dict[str, Tensor]:
+    """The :attr:`~mogenet.nn.output.HeadOutput.losses` of a calibrated head (AITM,
+    BPCM): ``{"calibration": weight * calibration_penalty(logits, chain)}``, or no
+    term when ``weight`` is 0."""
+    if weight > 0:
+        return {"calibration": weight * calibration_penalty(logits, chain)}
+    return {}

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from mogenet.nn.expert import expert_mlp, task_towers
+from mogenet.nn.expert import expert_mlp, task_towers, tower_logits
 from mogenet.nn.heads.base import MultiTaskHead
 from mogenet.nn.output import HeadOutput
 from mogenet.nn.resolver import register_head
@@ -100,6 +100,8 @@ class CrossStitch(MultiTaskHead):
         - **output:** ``logits[task]`` ``[B]``
     """
 
+    repr_fields = ("expert_channels", "tower_channels", "self_weight")
+
     def __init__(
         self,
         *,
@@ -145,23 +147,9 @@ class CrossStitch(MultiTaskHead):
         )
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        for layer in self.columns:
-            for column in layer.values():
-                column.reset_parameters()
-        for module in [*self.stitches, *self.towers.values()]:
-            module.reset_parameters()
-
     def forward(self, x: Tensor, z: Tensor | None = None) -> HeadOutput:
         h = [x] * self.num_tasks  # column inputs, in task order
         for layer, stitch in zip(self.columns, self.stitches, strict=True):
             columns = [layer[t](h[k]) for k, t in enumerate(self.tasks)]  # K × [B, D]
             h = stitch(torch.stack(columns, dim=1)).unbind(dim=1)  # [B, K, D] -> K × [B, D]
-        logits = {t: self.towers[t](h[k]).squeeze(-1) for k, t in enumerate(self.tasks)}
-        return HeadOutput(logits=logits, gates=None)
-
-    def extra_repr(self) -> str:
-        return (
-            f"expert_channels={list(self.expert_channels)}, "
-            f"tower_channels={list(self.tower_channels)}, self_weight={self.self_weight}"
-        )
+        return HeadOutput(logits=tower_logits(self.towers, h), gates=None)

@@ -9,8 +9,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from mogenet.nn.expert import task_towers
-from mogenet.nn.heads.base import MultiTaskHead
+from mogenet.nn.expert import tower_logits
+from mogenet.nn.heads.base import TaskTowersHead
 from mogenet.nn.heads.chain import chain_parents, check_chain
 from mogenet.nn.output import HeadOutput
 from mogenet.nn.resolver import register_head
@@ -58,7 +58,7 @@ def funnel_logits(conditional: Mapping[str, Tensor], chain: Sequence[str]) -> di
 
 
 @register_head("esmm")
-class ESMM(MultiTaskHead):
+class ESMM(TaskTowersHead):
     r"""The Entire Space Multi-task Model of `"Entire Space Multi-Task Model: An
     Effective Approach for Estimating Post-Click Conversion Rate"
     <https://doi.org/10.1145/3209978.3210104>`_ (Ma et al., SIGIR'18), extended from
@@ -106,6 +106,8 @@ class ESMM(MultiTaskHead):
         - **output:** ``logits[task]`` ``[B]``; ``aux["<task>_given_<parent>"]`` ``[B]``
     """
 
+    repr_fields = ("chain", "hidden_channels", "tower_channels")
+
     def __init__(
         self,
         *,
@@ -118,34 +120,23 @@ class ESMM(MultiTaskHead):
         act: str = "relu",
         norm: str | None = None,
     ) -> None:
-        super().__init__(in_channels=in_channels, tasks=tasks)
+        super().__init__(
+            in_channels=in_channels,
+            tasks=tasks,
+            hidden_channels=hidden_channels,
+            tower_channels=tower_channels,
+            dropout=dropout,
+            act=act,
+            norm=norm,
+        )
         self.chain = check_chain(chain, self.tasks)
         self.parents = chain_parents(self.chain)
         self.hidden_channels = tuple(hidden_channels)
-        self.tower_channels = tuple(tower_channels)
-        self.towers = task_towers(
-            tasks=self.tasks,
-            in_channels=in_channels,
-            channels=(*self.hidden_channels, *self.tower_channels),
-            act=act,
-            norm=norm,
-            dropout=dropout,
-        )
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        for tower in self.towers.values():
-            tower.reset_parameters()
-
     def forward(self, x: Tensor, z: Tensor | None = None) -> HeadOutput:
-        own = {task: self.towers[task](x).squeeze(-1) for task in self.tasks}  # [B] each
+        own = tower_logits(self.towers, x)  # [B] each
         marginal = funnel_logits(own, self.chain)
         logits = {task: marginal.get(task, own[task]) for task in self.tasks}
         aux = {f"{task}_given_{parent}": own[task] for task, parent in self.parents.items()}
         return HeadOutput(logits=logits, gates=None, aux=aux)
-
-    def extra_repr(self) -> str:
-        return (
-            f"chain={list(self.chain)}, hidden_channels={list(self.hidden_channels)}, "
-            f"tower_channels={list(self.tower_channels)}"
-        )

@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
-import torch
 from torch import Tensor
 
-from mogenet.nn.expert import expert_bank, task_towers
-from mogenet.nn.gate import task_gates
-from mogenet.nn.heads.base import MultiTaskHead
+from mogenet.nn.expert import run_experts, tower_logits
+from mogenet.nn.gate import mixture, task_gates
+from mogenet.nn.heads.base import MixtureOfExpertsHead
 from mogenet.nn.output import HeadOutput
 from mogenet.nn.resolver import register_head
 
 
 @register_head("mmoe")
-class MMoE(MultiTaskHead):
+class MMoE(MixtureOfExpertsHead):
     r"""The Multi-gate Mixture-of-Experts head from the `"Modeling Task Relationships
     in Multi-task Learning with Multi-gate Mixture-of-Experts"
     <https://doi.org/10.1145/3219819.3220007>`_ paper (Ma et al., KDD'18).
@@ -44,59 +41,13 @@ class MMoE(MultiTaskHead):
         - **output:** ``logits[task]`` ``[B]``, ``gates[task]`` ``[B, num_experts]``
     """
 
-    def __init__(
-        self,
-        *,
-        in_channels: int,
-        tasks: Sequence[str],
-        num_experts: int = 4,
-        expert_channels: Sequence[int] = (64, 32),
-        tower_channels: Sequence[int] = (16,),
-        dropout: float = 0.0,
-        act: str = "relu",
-        norm: str | None = None,
-    ) -> None:
-        super().__init__(in_channels=in_channels, tasks=tasks)
-        if num_experts < 1:
-            raise ValueError(f"num_experts must be >= 1, got {num_experts}")
-        self.num_experts = num_experts
-        self.expert_channels = tuple(expert_channels)
-        self.tower_channels = tuple(tower_channels)
-        self.experts = expert_bank(
-            num_experts=num_experts,
-            in_channels=in_channels,
-            channels=self.expert_channels,
-            act=act,
-            norm=norm,
-            dropout=dropout,
+    def build_gates(self) -> None:
+        self.gates = task_gates(
+            tasks=self.tasks, in_channels=self.in_channels, num_experts=self.num_experts
         )
-        self.gates = task_gates(tasks=self.tasks, in_channels=in_channels, num_experts=num_experts)
-        self.towers = task_towers(
-            tasks=self.tasks,
-            in_channels=self.expert_channels[-1],
-            channels=self.tower_channels,
-            act=act,
-            norm=norm,
-            dropout=dropout,
-        )
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        for module in [*self.experts, *self.gates.values(), *self.towers.values()]:
-            module.reset_parameters()
 
     def forward(self, x: Tensor, z: Tensor | None = None) -> HeadOutput:
-        experts = torch.stack([expert(x) for expert in self.experts], dim=1)  # [B, E, D]
-        logits, gates = {}, {}
-        for task in self.tasks:
-            g = self.gates[task](x)  # [B, E]
-            mixed = torch.einsum("be,bed->bd", g, experts)  # [B, D]
-            logits[task] = self.towers[task](mixed).squeeze(-1)  # [B]
-            gates[task] = g
-        return HeadOutput(logits=logits, gates=gates)
-
-    def extra_repr(self) -> str:
-        return (
-            f"num_experts={self.num_experts}, expert_channels={list(self.expert_channels)}, "
-            f"tower_channels={list(self.tower_channels)}"
-        )
+        experts = run_experts(self.experts, x)  # [B, E, D]
+        gates = {task: gate(x) for task, gate in self.gates.items()}  # [B, E] each
+        mixed = {task: mixture(g, experts) for task, g in gates.items()}  # [B, D] each
+        return HeadOutput(logits=tower_logits(self.towers, mixed), gates=gates)

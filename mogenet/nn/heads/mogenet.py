@@ -8,9 +8,9 @@ from typing import ClassVar
 import torch
 from torch import Tensor
 
-from mogenet.nn.expert import expert_bank, task_towers
-from mogenet.nn.gate import task_gates
-from mogenet.nn.heads.base import MultiTaskHead
+from mogenet.nn.expert import run_experts, tower_logits
+from mogenet.nn.gate import mixture, task_gates
+from mogenet.nn.heads.base import SharedExpertsHead
 from mogenet.nn.interaction import NUM_INTERACTIONS
 from mogenet.nn.output import HeadOutput
 from mogenet.nn.resolver import register_head
@@ -20,7 +20,7 @@ ACT = "leaky_relu"
 
 
 @register_head("mogenet")
-class GraphEnhancedExperts(MultiTaskHead):
+class GraphEnhancedExperts(SharedExpertsHead):
     r"""The graph enhanced expert network of `"Mixture of Graph Enhanced Expert
     Networks for Multi-task Recommendation"
     <https://doi.org/10.1007/978-3-031-20868-3_1>`_ (MoGENet, PRICAI'22, §2.2).
@@ -70,6 +70,13 @@ class GraphEnhancedExperts(MultiTaskHead):
     """
 
     uses_graph: ClassVar[bool] = True
+    repr_fields = (
+        "num_experts",
+        "expert_channels",
+        "z_channels",
+        "graph_experts",
+        "tower_channels",
+    )
 
     def __init__(
         self,
@@ -84,9 +91,16 @@ class GraphEnhancedExperts(MultiTaskHead):
         use_graph: bool = True,
         graph_experts: int | None = None,
     ) -> None:
-        super().__init__(in_channels=in_channels, tasks=tasks)
-        if num_experts < 1:
-            raise ValueError(f"num_experts must be >= 1, got {num_experts}")
+        super().__init__(
+            in_channels=in_channels,
+            tasks=tasks,
+            num_experts=num_experts,
+            expert_channels=expert_channels,
+            tower_channels=tower_channels,
+            dropout=dropout,
+            act=ACT,
+            norm=None,
+        )
         if use_graph:
             if num_experts != NUM_INTERACTIONS:
                 raise ValueError(
@@ -107,37 +121,16 @@ class GraphEnhancedExperts(MultiTaskHead):
             raise ValueError(f"graph_experts={graph_experts} needs use_graph=True")
         else:
             graph_experts = 0
-        self.num_experts = num_experts
-        self.expert_channels = tuple(expert_channels)
-        self.tower_channels = tuple(tower_channels)
         self.graph_experts = graph_experts
         # Instance override of the class flag: without graph experts z is not read.
         self.uses_graph = graph_experts > 0
         self.z_channels = int(z_channels) if self.uses_graph else 0
-
-        self.experts = expert_bank(
-            num_experts=num_experts,
-            in_channels=in_channels,
-            channels=self.expert_channels,
-            act=ACT,
-            dropout=dropout,
-        )
         self.gates = task_gates(tasks=self.tasks, in_channels=in_channels, num_experts=num_experts)
-        self.towers = task_towers(
-            tasks=self.tasks,
-            in_channels=self.expert_channels[-1] + self.z_channels,
-            channels=self.tower_channels,
-            act=ACT,
-            dropout=dropout,
-        )
+        self.build_towers(self.expert_channels[-1] + self.z_channels)
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        for module in [*self.experts, *self.gates.values(), *self.towers.values()]:
-            module.reset_parameters()
-
     def forward(self, x: Tensor, z: Tensor | None = None) -> HeadOutput:
-        experts = torch.stack([expert(x) for expert in self.experts], dim=1)  # [B, N, D_e]
+        experts = run_experts(self.experts, x)  # [B, N, D_e]
         n0 = self.graph_experts
         if self.uses_graph:
             expected = (x.size(0), self.num_experts, self.z_channels)
@@ -147,20 +140,10 @@ class GraphEnhancedExperts(MultiTaskHead):
                     f"{self.__class__.__name__} needs z of shape {expected}, got {got}"
                 )
             z = z[:, :n0]  # [B, n0, D_z]
-        logits, gates = {}, {}
-        for task in self.tasks:
-            g = self.gates[task](x)  # [B, N]
-            mixed = torch.einsum("bn,bnd->bd", g, experts)  # [B, D_e]
-            if self.uses_graph:
-                mixed_z = torch.einsum("bn,bnd->bd", g[:, :n0], z)  # [B, D_z]
-                mixed = torch.cat([mixed, mixed_z], dim=-1)  # [B, D_e + D_z]
-            logits[task] = self.towers[task](mixed).squeeze(-1)  # [B]
-            gates[task] = g
-        return HeadOutput(logits=logits, gates=gates)
-
-    def extra_repr(self) -> str:
-        return (
-            f"num_experts={self.num_experts}, expert_channels={list(self.expert_channels)}, "
-            f"z_channels={self.z_channels}, graph_experts={self.graph_experts}, "
-            f"tower_channels={list(self.tower_channels)}"
-        )
+        gates = {task: gate(x) for task, gate in self.gates.items()}  # [B, N] each
+        mixed = {task: mixture(g, experts) for task, g in gates.items()}  # [B, D_e] each
+        if self.uses_graph:
+            for task, g in gates.items():
+                mixed_z = mixture(g[:, :n0], z)  # [B, D_z]
+                mixed[task] = torch.cat([mixed[task], mixed_z], dim=-1)  # [B, D_e + D_z]
+        return HeadOutput(logits=tower_logits(self.towers, mixed), gates=gates)

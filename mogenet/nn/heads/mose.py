@@ -8,9 +8,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
+from torch_geometric.nn.inits import reset
 
 from mogenet.nn.expert import task_towers
-from mogenet.nn.gate import task_gates
+from mogenet.nn.gate import mixture, task_gates
 from mogenet.nn.heads.base import MultiTaskHead, check_tasks
 from mogenet.nn.output import HeadOutput
 from mogenet.nn.resolver import register_head
@@ -150,14 +151,8 @@ class SequentialExperts(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        for module in [
-            self.bottom,
-            *self.experts,
-            *self.gates.values(),
-            *self.towers.values(),
-            *self.readout.values(),
-        ]:
-            module.reset_parameters()
+        for child in self.children():  # bottom, experts, gates, towers, readout
+            reset(child)
 
     def gate_input(self, steps: Tensor, lengths: Tensor) -> Tensor:
         """``[B, max_length * in_channels]``: each sequence right-aligned in
@@ -194,7 +189,7 @@ class SequentialExperts(nn.Module):
         outputs, gates = {}, {}
         for task in self.tasks:
             g = self.gates[task](gate_x)  # [B, E]
-            mixed = torch.einsum("pe,peh->ph", g[row_of_step], experts)  # [P, H]
+            mixed = mixture(g[row_of_step], experts)  # [P, H]
             tower = self.towers[task](_repack(packed, mixed))
             y = _repack(packed, self.readout[task](tower.data))  # [P, 1]
             outputs[task] = pad_packed_sequence(y, batch_first=True, total_length=T)[0][..., 0]
@@ -252,6 +247,13 @@ class MoSE(MultiTaskHead):
     """
 
     inputs = frozenset({"sequence"})
+    repr_fields = (
+        "max_length",
+        "num_experts",
+        "bottom_channels",
+        "expert_channels",
+        "tower_channels",
+    )
 
     def __init__(
         self,
@@ -285,9 +287,6 @@ class MoSE(MultiTaskHead):
         self.expert_channels = tuple(expert_channels)
         self.tower_channels = tuple(tower_channels)
         self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        self.network.reset_parameters()
 
     def steps(
         self, x: Tensor, sequence: Tensor, sequence_labels: Tensor, sequence_mask: Tensor
@@ -325,11 +324,3 @@ class MoSE(MultiTaskHead):
         last = (lengths - 1)[:, None]  # [B, 1] the candidate step
         logits = {t: outputs[t].gather(1, last).squeeze(1) for t in self.tasks}  # [B]
         return HeadOutput(logits=logits, gates=gates)
-
-    def extra_repr(self) -> str:
-        return (
-            f"max_length={self.max_length}, num_experts={self.num_experts}, "
-            f"bottom_channels={list(self.bottom_channels)}, "
-            f"expert_channels={list(self.expert_channels)}, "
-            f"tower_channels={list(self.tower_channels)}"
-        )

@@ -6,9 +6,10 @@ from collections.abc import Mapping, Sequence
 
 import torch
 from torch import Tensor, nn
+from torch_geometric.nn.inits import reset
 
-from mogenet.nn.expert import expert_bank, task_towers
-from mogenet.nn.gate import Gate, task_gates
+from mogenet.nn.expert import expert_bank, task_towers, tower_logits
+from mogenet.nn.gate import Gate, mixture, task_gates
 from mogenet.nn.heads.base import MultiTaskHead
 from mogenet.nn.output import HeadOutput
 from mogenet.nn.resolver import register_head
@@ -99,29 +100,21 @@ class ExtractionLayer(nn.Module):
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
-        experts = [e for bank in self.task_experts.values() for e in bank]
-        for module in [*self.shared_experts, *experts, *self.task_gates.values()]:
-            module.reset_parameters()
-        if self.shared_gate is not None:
-            self.shared_gate.reset_parameters()
+        for child in self.children():
+            reset(child)
 
     def forward(
         self, task_inputs: Mapping[str, Tensor], shared_input: Tensor
     ) -> tuple[dict[str, Tensor], dict[str, Tensor], Tensor | None]:
         shared = [expert(shared_input) for expert in self.shared_experts]  # E_s × [B, D]
         own = {t: [expert(task_inputs[t]) for expert in self.task_experts[t]] for t in self.tasks}
-        outputs, gates = {}, {}
-        for t in self.tasks:
-            experts = torch.stack(own[t] + shared, dim=1)  # [B, E_t + E_s, D]
-            g = self.task_gates[t](task_inputs[t])  # [B, E_t + E_s]
-            outputs[t] = torch.einsum("be,bed->bd", g, experts)  # [B, D]
-            gates[t] = g
+        # task t mixes [own experts ‖ shared experts] ([B, E_t + E_s, D] → [B, D])
+        gates = {t: self.task_gates[t](task_inputs[t]) for t in self.tasks}  # [B, E_t + E_s]
+        outputs = {t: mixture(gates[t], torch.stack(own[t] + shared, 1)) for t in self.tasks}
         shared_output = None
-        if self.shared_gate is not None:
+        if self.shared_gate is not None:  # over every expert, K * E_t + E_s of them
             every = [e for t in self.tasks for e in own[t]] + shared
-            experts = torch.stack(every, dim=1)  # [B, K * E_t + E_s, D]
-            g = self.shared_gate(shared_input)  # [B, K * E_t + E_s]
-            shared_output = torch.einsum("be,bed->bd", g, experts)  # [B, D]
+            shared_output = mixture(self.shared_gate(shared_input), torch.stack(every, 1))  # [B, D]
         return outputs, gates, shared_output
 
     def __repr__(self) -> str:
@@ -178,6 +171,14 @@ class PLE(MultiTaskHead):
           ``[B, num_task_experts + num_experts]``
     """
 
+    repr_fields = (
+        "num_levels",
+        "num_experts",
+        "num_task_experts",
+        "expert_channels",
+        "tower_channels",
+    )
+
     def __init__(
         self,
         *,
@@ -230,26 +231,11 @@ class PLE(MultiTaskHead):
         )
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        for module in [*self.levels, *self.towers.values()]:
-            module.reset_parameters()
-
     def forward(self, x: Tensor, z: Tensor | None = None) -> HeadOutput:
         task_inputs, shared_input = dict.fromkeys(self.tasks, x), x
         for level in self.levels:
             task_inputs, gates, shared_input = level(task_inputs, shared_input)
-        logits = {t: self.towers[t](task_inputs[t]).squeeze(-1) for t in self.tasks}
-        return HeadOutput(logits=logits, gates=gates)
-
-    def _sizes_repr(self) -> str:
-        return (
-            f"num_experts={self.num_experts}, num_task_experts={self.num_task_experts}, "
-            f"expert_channels={list(self.expert_channels)}, "
-            f"tower_channels={list(self.tower_channels)}"
-        )
-
-    def extra_repr(self) -> str:
-        return f"num_levels={self.num_levels}, {self._sizes_repr()}"
+        return HeadOutput(logits=tower_logits(self.towers, task_inputs), gates=gates)
 
 
 @register_head("cgc")
@@ -286,6 +272,8 @@ class CGC(PLE):
           ``[B, num_task_experts + num_experts]``
     """
 
+    repr_fields = PLE.repr_fields[1:]  # all but num_levels (always 1)
+
     def __init__(
         self,
         *,
@@ -311,6 +299,3 @@ class CGC(PLE):
             act=act,
             norm=norm,
         )
-
-    def extra_repr(self) -> str:
-        return self._sizes_repr()

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from torch import Tensor
 
-from mogenet.nn.expert import expert_mlp, task_towers
+from mogenet.nn.expert import expert_mlp, task_towers, tower_logits
 from mogenet.nn.heads.base import MultiTaskHead
 from mogenet.nn.output import HeadOutput
 from mogenet.nn.resolver import register_head
@@ -39,6 +39,8 @@ class SharedBottom(MultiTaskHead):
         - **output:** ``logits[task]`` ``[B]``
     """
 
+    repr_fields = ("bottom_channels", "tower_channels")
+
     def __init__(
         self,
         *,
@@ -70,18 +72,6 @@ class SharedBottom(MultiTaskHead):
         )
         self.reset_parameters()
 
-    def reset_parameters(self) -> None:
-        self.bottom.reset_parameters()
-        for tower in self.towers.values():
-            tower.reset_parameters()
-
     def forward(self, x: Tensor, z: Tensor | None = None) -> HeadOutput:
         shared = self.bottom(x)  # [B, D]
-        logits = {task: self.towers[task](shared).squeeze(-1) for task in self.tasks}
-        return HeadOutput(logits=logits, gates=None)
-
-    def extra_repr(self) -> str:
-        return (
-            f"bottom_channels={list(self.bottom_channels)}, "
-            f"tower_channels={list(self.tower_channels)}"
-        )
+        return HeadOutput(logits=tower_logits(self.towers, shared), gates=None)

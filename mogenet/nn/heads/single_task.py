@@ -4,16 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from torch import Tensor
-
-from mogenet.nn.expert import task_towers
-from mogenet.nn.heads.base import MultiTaskHead
-from mogenet.nn.output import HeadOutput
+from mogenet.nn.heads.base import TaskTowersHead
 from mogenet.nn.resolver import register_head
 
 
 @register_head("mlp")
-class SingleTaskMLP(MultiTaskHead):
+class SingleTaskMLP(TaskTowersHead):
     r"""One independent MLP per task: the single-task "MLP" baseline of
     `"Mixture of Graph Enhanced Expert Networks for Multi-task Recommendation"
     <https://doi.org/10.1007/978-3-031-20868-3_1>`_ (MoGENet, PRICAI'22, Table 2).
@@ -44,6 +40,8 @@ class SingleTaskMLP(MultiTaskHead):
         - **output:** ``logits[task]`` ``[B]``
     """
 
+    repr_fields = ("expert_channels", "tower_channels")
+
     def __init__(
         self,
         *,
@@ -55,29 +53,14 @@ class SingleTaskMLP(MultiTaskHead):
         act: str = "relu",
         norm: str | None = None,
     ) -> None:
-        super().__init__(in_channels=in_channels, tasks=tasks)
-        self.expert_channels = tuple(expert_channels)
-        self.tower_channels = tuple(tower_channels)
-        self.towers = task_towers(
-            tasks=self.tasks,
+        super().__init__(
             in_channels=in_channels,
-            channels=(*self.expert_channels, *self.tower_channels),
+            tasks=tasks,
+            hidden_channels=expert_channels,
+            tower_channels=tower_channels,
+            dropout=dropout,
             act=act,
             norm=norm,
-            dropout=dropout,
         )
+        self.expert_channels = tuple(expert_channels)
         self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        for tower in self.towers.values():
-            tower.reset_parameters()
-
-    def forward(self, x: Tensor, z: Tensor | None = None) -> HeadOutput:
-        logits = {task: self.towers[task](x).squeeze(-1) for task in self.tasks}  # [B] each
-        return HeadOutput(logits=logits, gates=None)
-
-    def extra_repr(self) -> str:
-        return (
-            f"expert_channels={list(self.expert_channels)}, "
-            f"tower_channels={list(self.tower_channels)}"
-        )

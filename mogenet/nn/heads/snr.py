@@ -9,8 +9,8 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
-from mogenet.nn.expert import expert_bank, task_towers
-from mogenet.nn.heads.base import MultiTaskHead
+from mogenet.nn.expert import run_experts, tower_logits
+from mogenet.nn.heads.base import SharedExpertsHead
 from mogenet.nn.output import HeadOutput
 from mogenet.nn.resolver import register_head
 
@@ -89,7 +89,7 @@ class HardConcrete(nn.Module):
         )
 
 
-class SubNetworkRouting(MultiTaskHead):
+class SubNetworkRouting(SharedExpertsHead):
     r"""Base of the SNR heads (:class:`SNRTrans`, :class:`SNRAver`) of `"SNR:
     Sub-Network Routing for Flexible Parameter Sharing in Multi-Task Learning"
     <https://ojs.aaai.org/index.php/AAAI/article/view/3788>`_ (Ma et al., AAAI'19): two layers
@@ -157,42 +157,27 @@ class SubNetworkRouting(MultiTaskHead):
         act: str,
         norm: str | None,
     ) -> None:
-        super().__init__(in_channels=in_channels, tasks=tasks)
-        if num_experts < 1:
-            raise ValueError(f"num_experts must be >= 1, got {num_experts}")
+        super().__init__(
+            in_channels=in_channels,
+            tasks=tasks,
+            num_experts=num_experts,
+            expert_channels=expert_channels,
+            tower_channels=tower_channels,
+            dropout=dropout,
+            act=act,
+            norm=norm,
+        )
         if route_channels < 1:
             raise ValueError(f"route_channels must be >= 1, got {route_channels}")
         if l0_weight < 0:
             raise ValueError(f"l0_weight must be >= 0, got {l0_weight}")
-        self.num_experts = num_experts
-        self.expert_channels = tuple(expert_channels)
-        self.tower_channels = tuple(tower_channels)
         self.route_channels = int(route_channels)
         self.l0_weight = float(l0_weight)
-        self.experts = expert_bank(
-            num_experts=num_experts,
-            in_channels=in_channels,
-            channels=self.expert_channels,
-            act=act,
-            norm=norm,
-            dropout=dropout,
-        )
         # coding[k, j]: z of the connection task k <- lower sub-network j
         self.coding = HardConcrete(
             shape=(self.num_tasks, num_experts), beta=beta, gamma=gamma, zeta=zeta
         )
-        self.towers = task_towers(
-            tasks=self.tasks,
-            in_channels=self.route_channels,
-            channels=self.tower_channels,
-            act=act,
-            norm=norm,
-            dropout=dropout,
-        )
-
-    def reset_parameters(self) -> None:
-        for module in [*self.experts, self.coding, *self.towers.values()]:
-            module.reset_parameters()
+        self.build_towers(self.route_channels)
 
     @abstractmethod
     def route(self, z: Tensor, u: Tensor) -> Tensor:
@@ -200,19 +185,16 @@ class SubNetworkRouting(MultiTaskHead):
         ``[K, E]`` and the lower outputs ``u`` ``[B, E, D]``."""
 
     def forward(self, x: Tensor, z: Tensor | None = None) -> HeadOutput:
-        u = torch.stack([expert(x) for expert in self.experts], dim=1)  # [B, E, D]
+        u = run_experts(self.experts, x)  # [B, E, D]
         v = self.route(self.coding(), u)  # [B, K, route_channels]
-        logits = {t: self.towers[t](v[:, k]).squeeze(-1) for k, t in enumerate(self.tasks)}
+        logits = tower_logits(self.towers, v.unbind(1))  # task k reads v[:, k]
         losses = {}
         if self.l0_weight > 0:
             losses["snr_l0"] = self.l0_weight * self.coding.expected_l0()
         return HeadOutput(logits=logits, gates=None, losses=losses)
 
     def extra_repr(self) -> str:
-        return (
-            f"num_experts={self.num_experts}, expert_channels={list(self.expert_channels)}, "
-            f"tower_channels={list(self.tower_channels)}, l0_weight={self.l0_weight:g}"
-        )
+        return f"{super().extra_repr()}, l0_weight={self.l0_weight:g}"
 
 
 @register_head("snr_trans")

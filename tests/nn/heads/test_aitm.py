@@ -3,7 +3,6 @@ import math
 import pytest
 import torch
 
-from mogenet.losses import MultiTaskLoss
 from mogenet.nn.heads import AITM
 from mogenet.nn.heads.aitm import AdaptiveInformationTransfer
 from mogenet.nn.heads.chain import ChainError
@@ -58,15 +57,7 @@ def test_forward_follows_the_chain():
     torch.testing.assert_close(out.aux["cart_transfer_weight"], w_cart[:, 0])
 
 
-def set_constant_logits(head, values):
-    """Make every tower output a constant logit (last layer: zero weight, bias value)."""
-    for task, value in values.items():
-        last = head.towers[task].lins[-1]
-        last.weight.data.zero_()
-        last.bias.data.fill_(value)
-
-
-def test_calibration_zero_when_monotone_positive_otherwise():
+def test_calibration_zero_when_monotone_positive_otherwise(set_constant_logits):
     head = make()
     x = torch.randn(16, 6)
     set_constant_logits(head, {"click": 2.0, "cart": 0.5, "buy": 0.5})  # non-increasing
@@ -76,7 +67,7 @@ def test_calibration_zero_when_monotone_positive_otherwise():
     torch.testing.assert_close(head(x).losses["calibration"], expected)
 
 
-def test_calibration_weight_and_chain_subset():
+def test_calibration_weight_and_chain_subset(set_constant_logits):
     head = make(calibration_weight=0.0)
     assert head(torch.randn(4, 6)).losses == {}
     head = make(chain=["click", "buy"], calibration_weight=1.0)
@@ -89,18 +80,13 @@ def test_calibration_weight_and_chain_subset():
     torch.testing.assert_close(out.logits["cart"], own)
 
 
-def test_gradients_through_the_total_loss(assert_grads):
+def test_gradients_through_the_total_loss(assert_total_loss_grads):
     torch.manual_seed(0)
     head = make(hidden_channels=(16, 8), tower_channels=(8,), dropout=0.1)
-    out = head(torch.randn(64, 6))
-    labels = {t: torch.randint(0, 2, (64,)) for t in TASKS}
-    loss = MultiTaskLoss(tasks=TASKS, weighting="fixed")(out, labels)
-    assert "calibration" in loss.terms
-    loss.total.backward()
-    assert_grads(head)
+    assert_total_loss_grads(head, torch.randn(64, 6), term="calibration")
 
 
-def test_calibration_gradient_pushes_later_task_down():
+def test_calibration_gradient_pushes_later_task_down(set_constant_logits):
     head = make(tasks=("click", "buy"), calibration_weight=1.0)
     set_constant_logits(head, {"click": -1.0, "buy": 1.0})
     head(torch.randn(8, 6)).losses["calibration"].backward()

@@ -3,7 +3,6 @@ import math
 import pytest
 import torch
 
-from mogenet.losses import MultiTaskLoss
 from mogenet.nn.heads import BPCM
 from mogenet.nn.heads.bpcm import ComplementaryGate, FeatureTower, FieldAttention
 from mogenet.nn.heads.chain import ChainError
@@ -78,14 +77,7 @@ def test_behaviour_pattern_conversion_follows_the_chain():
         torch.testing.assert_close(out.logits[t], head.towers[t](z[t].flatten(1)).squeeze(-1))
 
 
-def set_constant_logits(head, values):
-    for task, value in values.items():
-        last = head.towers[task].lins[-1]
-        last.weight.data.zero_()
-        last.bias.data.fill_(value)
-
-
-def test_calibration_zero_when_monotone_positive_otherwise():
+def test_calibration_zero_when_monotone_positive_otherwise(set_constant_logits):
     head = make(calibration_weight=0.5)
     x = torch.randn(16, 8)
     set_constant_logits(head, {"click": 1.0, "cart": 1.0, "buy": -2.0})  # non-increasing
@@ -105,15 +97,10 @@ def test_task_outside_the_chain_is_not_converted():
     torch.testing.assert_close(head(x).logits["cart"], own)
 
 
-def test_gradients_through_the_total_loss(assert_grads):
+def test_gradients_through_the_total_loss(assert_total_loss_grads):
     torch.manual_seed(0)
     head = make(aggregation_channels=16, tower_channels=(8,), dropout=0.1)
-    out = head(torch.randn(64, 8))
-    labels = {t: torch.randint(0, 2, (64,)) for t in TASKS}
-    loss = MultiTaskLoss(tasks=TASKS, weighting="fixed")(out, labels)
-    assert "calibration" in loss.terms
-    loss.total.backward()
-    assert_grads(head)
+    assert_total_loss_grads(head, torch.randn(64, 8), term="calibration")
 
 
 def test_bad_arguments():

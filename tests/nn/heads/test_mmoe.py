@@ -11,14 +11,10 @@ def make(**kwargs):
     return MMoE(**{**defaults, **kwargs})
 
 
-def test_shapes_gates_and_repr():
+def test_shapes_gates_and_repr(assert_gated_output):
     head = make(tower_channels=(5,))
     out = head(torch.randn(7, 6))
-    assert list(out.logits) == list(TASKS)
-    for task in TASKS:
-        assert out.logits[task].shape == (7,)
-        assert out.gates[task].shape == (7, 3)
-        torch.testing.assert_close(out.gates[task].sum(-1), torch.ones(7))
+    assert_gated_output(out, tasks=TASKS, batch=7, num_experts=3)
     assert repr(head) == (
         "MMoE(6, tasks=['click', 'buy'], num_experts=3, expert_channels=[8, 4], tower_channels=[5])"
     )

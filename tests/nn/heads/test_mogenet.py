@@ -19,16 +19,11 @@ def make(**kwargs):
     return GraphEnhancedExperts(**{**defaults, **kwargs})
 
 
-def test_shapes_gates_and_repr():
+def test_shapes_gates_and_repr(assert_gated_output):
     head = make(tower_channels=(5,))
     assert head.uses_graph and GraphEnhancedExperts.uses_graph
     out = head(torch.randn(B, IN), torch.randn(B, 4, DZ))
-    assert list(out.logits) == list(TASKS)
-    for task in TASKS:
-        assert out.logits[task].shape == (B,)
-        assert out.gates[task].shape == (B, 4)
-        assert (out.gates[task] >= 0).all()
-        torch.testing.assert_close(out.gates[task].sum(-1), torch.ones(B))
+    assert_gated_output(out, tasks=TASKS, batch=B, num_experts=4)
     assert repr(head) == (
         "GraphEnhancedExperts(6, tasks=['click', 'buy'], num_experts=4, "
         "expert_channels=[8, 4], z_channels=3, graph_experts=4, tower_channels=[5])"

@@ -1,9 +1,7 @@
 import pytest
 import torch
 
-from mogenet.build import build_model
 from mogenet.config import ModelConfig
-from mogenet.datasets.features import FeatureTable
 from mogenet.nn.heads import MMoE, OMoE
 
 TASKS = ("click", "cart", "buy")
@@ -14,14 +12,10 @@ def make(**kwargs):
     return OMoE(**{**defaults, **kwargs})
 
 
-def test_shapes_gates_and_repr():
+def test_shapes_gates_and_repr(assert_gated_output):
     head = make(tower_channels=(5,))
     out = head(torch.randn(7, 6))
-    assert list(out.logits) == list(TASKS)
-    for task in TASKS:
-        assert out.logits[task].shape == (7,)
-        assert out.gates[task].shape == (7, 3)
-        torch.testing.assert_close(out.gates[task].sum(-1), torch.ones(7))
+    assert_gated_output(out, tasks=TASKS, batch=7, num_experts=3)
     assert repr(head) == (
         "OMoE(6, tasks=['click', 'cart', 'buy'], num_experts=3, expert_channels=[8, 4], "
         "tower_channels=[5])"
@@ -70,14 +64,7 @@ def test_bad_arguments():
         make(num_experts=0)
 
 
-def test_builds_from_default_config():
-    model = build_model(
-        ModelConfig(name="omoe"),
-        tasks=TASKS,
-        user_features=FeatureTable.empty(5),
-        item_features=FeatureTable.empty(7),
-    )
-    assert isinstance(model.head, OMoE)
-    assert model.head.num_experts == ModelConfig().num_experts
-    out = model.head(model.pair_features(torch.arange(3), torch.arange(3)))
-    assert {t: v.shape for t, v in out.logits.items()} == {t: (3,) for t in TASKS}
+def test_builds_from_default_config(default_head):
+    head = default_head("omoe", TASKS)
+    assert isinstance(head, OMoE)
+    assert head.num_experts == ModelConfig().num_experts

@@ -1,9 +1,7 @@
 import pytest
 import torch
 
-from mogenet.build import build_model
 from mogenet.config import ModelConfig
-from mogenet.datasets.features import FeatureTable
 from mogenet.nn.heads import CGC, PLE, MMoE
 
 TASKS = ("click", "cart", "buy")
@@ -16,13 +14,10 @@ def make(cls=PLE, **kwargs):
     return cls(**{**defaults, **kwargs})
 
 
-def test_shapes_gates_and_repr():
+def test_shapes_gates_and_repr(assert_gated_output):
     head = make(num_levels=3, tower_channels=(5,))
     out = head(torch.randn(7, 6))
-    assert list(out.logits) == list(TASKS)
-    for task in TASKS:
-        assert out.logits[task].shape == (7,)
-        assert out.gates[task].shape == (7, 2 + 2)  # own + shared experts
+    assert_gated_output(out, tasks=TASKS, batch=7, num_experts=2 + 2)  # own + shared experts
     assert repr(head) == (
         "PLE(6, tasks=['click', 'cart', 'buy'], num_levels=3, num_experts=2, "
         "num_task_experts=2, expert_channels=[8, 4], tower_channels=[5])"
@@ -122,14 +117,7 @@ def test_bad_arguments():
 
 
 @pytest.mark.parametrize("name, cls", [("ple", PLE), ("cgc", CGC)])
-def test_builds_from_default_config(name, cls):
-    model = build_model(
-        ModelConfig(name=name),
-        tasks=TASKS,
-        user_features=FeatureTable.empty(5),
-        item_features=FeatureTable.empty(7),
-    )
-    assert type(model.head) is cls
-    assert model.head.num_experts == ModelConfig().num_experts  # shared experts
-    out = model.head(model.pair_features(torch.arange(3), torch.arange(3)))
-    assert {t: v.shape for t, v in out.logits.items()} == {t: (3,) for t in TASKS}
+def test_builds_from_default_config(default_head, name, cls):
+    head = default_head(name, TASKS)
+    assert type(head) is cls
+    assert head.num_experts == ModelConfig().num_experts  # shared experts
