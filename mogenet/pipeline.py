@@ -236,22 +236,10 @@ def train(
             file=train_path,
         )
     check_leakage(bundle, valid_log, name="valid")
-    config = with_input_options(config, train_log)
-
-    seed_everything(config.train.seed)
-    model = build_model(
-        config.model,
-        tasks=tasks,
-        user_features=bundle.user_features(),
-        item_features=bundle.item_features(),
-    )
-    loss = build_loss(config.loss, tasks=tasks)
-    device = resolve_device(config.train.device, env)
-    batches = make_batches(model, bundle, config.sampler, device=str(device))
-    trainer = Trainer(model=model, loss=loss, config=config.train, batches=batches)
+    config, trainer, extra = make_trainer(bundle, config, train_log, env=env)
+    model, loss = trainer.model, trainer.loss
     train_ex = Examples.from_log(train_log, bundle.user_map, bundle.item_map)
     valid_ex = Examples.from_log(valid_log, bundle.user_map, bundle.item_map)
-    extra = HeadInputs.fit(model.head, train_log, bundle.user_map, bundle.item_map)
     train_ex, valid_ex = extra.attach(train_ex, train_log), extra.attach(valid_ex, valid_log)
     popularity = PopularityScorer().fit(train_log)
 
@@ -418,6 +406,37 @@ def with_input_options(config: RunConfig, train_log: InteractionLog) -> RunConfi
         return config
     options = {**options, **config.model.head_options}
     return replace(config, model=replace(config.model, head_options=options))
+
+
+def make_trainer(
+    bundle: GraphBundle,
+    config: RunConfig,
+    train_log: InteractionLog,
+    *,
+    env: distributed.DistEnv | None = None,
+) -> tuple[RunConfig, Trainer, HeadInputs]:
+    """The seeded model, loss, batches and :class:`Trainer` of a run (what
+    :func:`train` trains, without the run directory; benchmarks reuse it).
+
+    Returns the configuration completed with the head's input options, the trainer
+    (``trainer.model`` / ``trainer.loss``) and the head's extra inputs fitted on
+    ``train_log`` (attach them to every :class:`Examples` the trainer sees).
+    """
+    config = with_input_options(config, train_log)
+    tasks = config.tasks or tuple(bundle.meta["tasks"])
+    seed_everything(config.train.seed)
+    model = build_model(
+        config.model,
+        tasks=tasks,
+        user_features=bundle.user_features(),
+        item_features=bundle.item_features(),
+    )
+    loss = build_loss(config.loss, tasks=tasks)
+    device = resolve_device(config.train.device, env)
+    batches = make_batches(model, bundle, config.sampler, device=str(device))
+    trainer = Trainer(model=model, loss=loss, config=config.train, batches=batches)
+    extra = HeadInputs.fit(model.head, train_log, bundle.user_map, bundle.item_map)
+    return config, trainer, extra
 
 
 def make_batches(

@@ -289,21 +289,18 @@ def prepare_data(args: argparse.Namespace, work: Path) -> dict:
 
 # ------------------------------------------------------------------ mogenet jobs
 def _mogenet_setup(job: dict) -> dict:
-    """Model, trainer and examples exactly as :func:`mogenet.pipeline.train` builds
-    them (without the run directory)."""
+    """Model, trainer and examples as :func:`mogenet.pipeline.train` builds them
+    (:func:`mogenet.pipeline.make_trainer`; no run directory)."""
     import torch
 
     torch.set_num_threads(job["threads"])
     from dataclasses import replace
 
     from mogenet import pipeline
-    from mogenet.build import build_loss, build_model
     from mogenet.config import RunConfig
     from mogenet.datasets.readers import CsvSchema, read_log
     from mogenet.graphs import GraphBundle
     from mogenet.sampling import Examples
-    from mogenet.sampling.inputs import HeadInputs
-    from mogenet.trainer import Trainer, resolve_device, seed_everything
 
     d = Path(job["data"])
     config = RunConfig().override(job["sets"])
@@ -312,19 +309,8 @@ def _mogenet_setup(job: dict) -> dict:
     config = replace(config, tasks=tasks)
     train_log, valid_log = pipeline.read_train_valid(d / "train.csv", d / "valid.csv", tasks)
     test_log = read_log(d / "test.csv", CsvSchema(tasks=tasks))
-    config = pipeline.with_input_options(config, train_log)
-    seed_everything(config.train.seed)
-    model = build_model(
-        config.model,
-        tasks=tasks,
-        user_features=bundle.user_features(),
-        item_features=bundle.item_features(),
-    )
-    loss = build_loss(config.loss, tasks=tasks)
-    device = resolve_device(config.train.device)
-    batches = pipeline.make_batches(model, bundle, config.sampler, device=str(device))
-    trainer = Trainer(model=model, loss=loss, config=config.train, batches=batches)
-    extra = HeadInputs.fit(model.head, train_log, bundle.user_map, bundle.item_map)
+    config, trainer, extra = pipeline.make_trainer(bundle, config, train_log)
+    model = trainer.model
     examples = {
         name: extra.attach(Examples.from_log(log, bundle.user_map, bundle.item_map), log)
         for name, log in (("train", train_log), ("valid", valid_log), ("test", test_log))
