@@ -79,23 +79,31 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
     out: dict = {"models": {}, "seconds": {}}
     for name, sets in MODELS.items():
         start = time.perf_counter()
-        config = RunConfig().override(
-            [*sets, f"train.seed={seed}", f"train.epochs={args.epochs}", *args.set]
-        )
-        pipeline.train(
-            graphs=d / "graphs",
-            train_path=d / "train.csv",
-            valid_path=d / "valid.csv",
-            out=d / name,
-            config=config,
-        )
-        rows = pipeline.evaluate(d / name, d / "test.csv")
+        rows, _ = train_and_evaluate(d, name, sets, seed, args)
         out["models"][name] = rows["model"]
         out["baselines"] = {k: v for k, v in rows.items() if k != "model"}
-        out["baselines"]["itemcf"] = item_cf(d)
         out["seconds"][name] = time.perf_counter() - start
         print(f"seed {seed} {name}: {_gaucs(rows['model'])} ({out['seconds'][name]:.0f} s)")
+    out["baselines"]["itemcf"] = item_cf(d)
     return out
+
+
+def train_and_evaluate(
+    d: Path, name: str, sets: list[str], seed: int, args: argparse.Namespace
+) -> tuple[dict, object]:
+    """Train ``d/name`` with the model's overrides, the seed, the epoch cap and
+    ``--set``; returns the test rows of :func:`pipeline.evaluate` and the fit result."""
+    config = RunConfig().override(
+        [*sets, f"train.seed={seed}", f"train.epochs={args.epochs}", *args.set]
+    )
+    _, fit = pipeline.train(
+        graphs=d / "graphs",
+        train_path=d / "train.csv",
+        valid_path=d / "valid.csv",
+        out=d / name,
+        config=config,
+    )
+    return pipeline.evaluate(d / name, d / "test.csv"), fit
 
 
 def item_cf(d: Path) -> dict:

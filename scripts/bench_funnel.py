@@ -34,9 +34,8 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_collab import add_data_args, prepare  # noqa: E402
+from bench_collab import add_data_args, prepare, train_and_evaluate  # noqa: E402
 
-from mogenet import pipeline  # noqa: E402
 from mogenet.config import RunConfig  # noqa: E402
 from mogenet.io import write_report  # noqa: E402
 
@@ -58,17 +57,7 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
     for name in args.models:
         sets = [s.format(chain=args.chain) for s in MODELS[name]]
         start = time.perf_counter()
-        config = RunConfig().override(
-            [*sets, f"train.seed={seed}", f"train.epochs={args.epochs}", *args.set]
-        )
-        _, fit = pipeline.train(
-            graphs=d / "graphs",
-            train_path=d / "train.csv",
-            valid_path=d / "valid.csv",
-            out=d / name,
-            config=config,
-        )
-        rows = pipeline.evaluate(d / name, d / "test.csv")
+        rows, fit = train_and_evaluate(d, name, sets, seed, args)
         out["models"][name] = rows["model"]
         out["baselines"] = {k: v for k, v in rows.items() if k != "model"}
         out["seconds"][name] = time.perf_counter() - start
