@@ -210,6 +210,29 @@ def infer_tasks(header: list[str], schema: CsvSchema) -> list[str]:
     return [c for c in header if c not in reserved and not c.startswith(ORACLE_PREFIX)]
 
 
+def _pair_columns(
+    path: Path,
+    line0: int,
+    chunk: pd.DataFrame,
+    schema: CsvSchema,
+    optional: dict[str, str],
+    *,
+    more_ids: tuple[str, ...] = (),
+) -> pd.DataFrame:
+    """A chunk's validated ids (canonical names), plus its timestamp and scenario
+    when ``optional`` has them: the columns every log or pairs file shares.
+    ``more_ids`` are further id-like columns checked with the ids (not returned)."""
+    _check_ids(path, line0, chunk, [schema.user, schema.item, *more_ids])
+    part = pd.DataFrame(
+        {USER: chunk[schema.user].str.strip(), ITEM: chunk[schema.item].str.strip()}
+    )
+    if TIMESTAMP in optional:
+        part[TIMESTAMP] = _parse_timestamps(path, line0, chunk[schema.timestamp], schema.timestamp)
+    if SCENARIO in optional:
+        part[SCENARIO] = chunk[schema.scenario].str.strip()
+    return part
+
+
 def read_log(
     path: str | os.PathLike,
     schema: CsvSchema | None = None,
@@ -256,16 +279,7 @@ def _read_wide(path: Path, header: list[str], schema: CsvSchema, chunk_rows: int
 
     parts = []
     for line0, chunk in _chunks(path, usecols, chunk_rows):
-        _check_ids(path, line0, chunk, [schema.user, schema.item])
-        part = pd.DataFrame(
-            {USER: chunk[schema.user].str.strip(), ITEM: chunk[schema.item].str.strip()}
-        )
-        if TIMESTAMP in optional:
-            part[TIMESTAMP] = _parse_timestamps(
-                path, line0, chunk[schema.timestamp], schema.timestamp
-            )
-        if SCENARIO in optional:
-            part[SCENARIO] = chunk[schema.scenario].str.strip()
+        part = _pair_columns(path, line0, chunk, schema, optional)
         part = pd.concat([part, _parse_labels(path, line0, chunk, tasks)], axis=1)
         for c in oracle:
             part[c] = pd.to_numeric(chunk[c], errors="coerce").to_numpy(dtype=np.float64)
@@ -283,20 +297,8 @@ def _read_long(path: Path, header: list[str], schema: CsvSchema, chunk_rows: int
     usecols = [schema.user, schema.item, schema.behavior, *optional.values()]
     parts = []
     for line0, chunk in _chunks(path, usecols, chunk_rows):
-        _check_ids(path, line0, chunk, [schema.user, schema.item, schema.behavior])
-        part = pd.DataFrame(
-            {
-                USER: chunk[schema.user].str.strip(),
-                ITEM: chunk[schema.item].str.strip(),
-                "_behavior": chunk[schema.behavior].str.strip(),
-            }
-        )
-        if TIMESTAMP in optional:
-            part[TIMESTAMP] = _parse_timestamps(
-                path, line0, chunk[schema.timestamp], schema.timestamp
-            )
-        if SCENARIO in optional:
-            part[SCENARIO] = chunk[schema.scenario].str.strip()
+        part = _pair_columns(path, line0, chunk, schema, optional, more_ids=(schema.behavior,))
+        part.insert(2, "_behavior", chunk[schema.behavior].str.strip())
         parts.append(part)
     if not parts or sum(len(p) for p in parts) == 0:
         raise InputError("no data rows (header only)", file=path, row=2)
@@ -353,16 +355,7 @@ def read_pairs(path: str | os.PathLike, schema: CsvSchema | None = None) -> pd.D
     optional = _optional(header, schema)
     parts = []
     for line0, chunk in _chunks(path, [schema.user, schema.item, *optional.values()], CHUNK_ROWS):
-        _check_ids(path, line0, chunk, [schema.user, schema.item])
-        part = pd.DataFrame(
-            {USER: chunk[schema.user].str.strip(), ITEM: chunk[schema.item].str.strip()}
-        )
-        if TIMESTAMP in optional:
-            part[TIMESTAMP] = _parse_timestamps(
-                path, line0, chunk[schema.timestamp], schema.timestamp
-            )
-        if SCENARIO in optional:
-            part[SCENARIO] = chunk[schema.scenario].str.strip()
+        part = _pair_columns(path, line0, chunk, schema, optional)
         parts.append(part)
     if not parts or sum(len(p) for p in parts) == 0:
         raise InputError("no data rows (header only)", file=path, row=2)
