@@ -243,9 +243,16 @@ def build_loss(config: LossConfig, *, tasks: Sequence[str]) -> MultiTaskLoss:
             raise InputError(f"loss.weights names unknown task(s): {', '.join(unknown)}")
     if config.weights is not None and config.weighting != "fixed":
         raise InputError("loss.weights needs loss.weighting=fixed")
+    if config.contrastive_task is not None and config.contrastive_task not in tasks:
+        raise InputError(
+            f"loss.contrastive_task {config.contrastive_task!r} is not a task ({', '.join(tasks)})"
+        )
     return MultiTaskLoss(
         tasks=tuple(tasks),
         weighting=config.weighting,
         weights=config.weights,
         cooperative=config.cooperative,
+        contrastive=config.contrastive,
+        contrastive_task=config.contrastive_task,
+        temperature=config.temperature,
     )

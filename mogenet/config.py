@@ -154,11 +154,21 @@ class LossConfig:
             ``fixed``.
         weights: per-task weights for ``fixed`` (default 1 each).
         cooperative: β of MoGENet's cooperative loss on the gates (Eq. 7); 0 = off.
+        contrastive: γ of the in-batch contrastive loss on the pair embeddings (not
+            in the papers; ``mogenet.losses.contrastive_loss``); 0 = off.  1.0 added
+            3–6 test-GAUC points to MMoE and MoGENet on the collaborative synthetic
+            log (``bench/contrastive.md``).
+        contrastive_task: task whose positives are the contrastive pairs (default:
+            the first task).
+        temperature: τ of the contrastive loss.
     """
 
     weighting: str = "uncertainty"
     weights: dict[str, float] | None = None
     cooperative: float = 0.0
+    contrastive: float = 0.0
+    contrastive_task: str | None = None
+    temperature: float = 0.2
 
 
 @dataclass

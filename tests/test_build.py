@@ -5,10 +5,18 @@ from __future__ import annotations
 import pytest
 import torch
 
-from mogenet.build import GRAPH_ENCODERS, MODELS, ModelSpec, build_model, parse_model_name
-from mogenet.config import ModelConfig
+from mogenet.build import (
+    GRAPH_ENCODERS,
+    MODELS,
+    ModelSpec,
+    build_loss,
+    build_model,
+    parse_model_name,
+)
+from mogenet.config import LossConfig, ModelConfig
 from mogenet.datasets.features import FeatureTable
 from mogenet.errors import InputError
+from mogenet.losses import MultiTaskLoss
 from mogenet.nn import MGNN, NGCF, MMoE, PairwiseInteraction, UnknownNameError
 from mogenet.nn.heads import GraphEnhancedExperts, GraphInput, GraphRepresentationStack
 from mogenet.sampling import Fanouts, MultiChannelSampler
@@ -157,3 +165,48 @@ def test_bad_configurations(bundle):
         build(bundle, "ngcf", graph_update="lstm")
     with pytest.raises(InputError, match="has no option"):
         build(bundle, "mmoe+mgnn", head_options={"z_channels": 3})
+
+
+# ------------------------------------------------------- contrastive pair embeddings
+@pytest.mark.parametrize(
+    "name, pairs",
+    [
+        ("mmoe", ["id"]),
+        ("ngcf", ["id", "user-item"]),
+        ("mogenet", ["id", "user-item", "user-item_sim", "user_sim-item", "user_sim-item_sim"]),
+    ],
+)
+def test_models_attach_their_pair_embeddings(bundle, name, pairs):
+    model = build(bundle, name)
+    b = (
+        batch(bundle, model)
+        if model.needs_graphs
+        else PairBatch(
+            user=torch.tensor([0, 1, -1, 4]),
+            item=torch.tensor([2, -1, 3, 0]),
+            labels={t: torch.zeros(4) for t in TASKS},
+            index=torch.arange(4),
+        )
+    )
+    out = model(b)
+    emb = out.embeddings
+    assert list(emb.pairs) == pairs
+    assert torch.equal(emb.item, b.item)
+    user, item = emb.pairs["id"]  # the id embeddings, OOV row for cold start
+    users, items = model.user_encoder, model.item_encoder
+    torch.testing.assert_close(user, users.id_embedding(torch.tensor([0, 1, users.oov_index, 4])))
+    torch.testing.assert_close(item, items.id_embedding(torch.tensor([2, items.oov_index, 3, 0])))
+    for u, i in emb.pairs.values():
+        assert u.shape[0] == i.shape[0] == 4 and u.shape[1] == i.shape[1]
+    # the contrastive term trains the encoders: gradients reach the id embeddings
+    loss = MultiTaskLoss(tasks=TASKS, contrastive=1.0)
+    b.labels["click"] = torch.tensor([1.0, 1.0, 0.0, 1.0])
+    loss(model(b), b.labels).terms["contrastive"].backward()
+    assert model.user_encoder.id_embedding.weight.grad.abs().sum() > 0
+    if model.needs_graphs:
+        assert any(p.grad is not None for p in model.graph_encoder.parameters())
+
+
+def test_unknown_contrastive_task_is_an_input_error():
+    with pytest.raises(InputError, match="loss.contrastive_task 'cart' is not a task"):
+        build_loss(LossConfig(contrastive=1.0, contrastive_task="cart"), tasks=TASKS)

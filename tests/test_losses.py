@@ -4,8 +4,15 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from mogenet.losses import WEIGHTINGS, LossOutput, MultiTaskLoss, cooperative_loss
+from mogenet.losses import (
+    WEIGHTINGS,
+    LossOutput,
+    MultiTaskLoss,
+    contrastive_loss,
+    cooperative_loss,
+)
 from mogenet.nn import HeadOutput
+from mogenet.nn.output import PairEmbeddings
 
 TASKS = ("click", "buy")
 
@@ -182,3 +189,85 @@ def test_head_loss_terms_are_added_and_logged():
     out.losses = {"main": torch.tensor(1.0)}
     with pytest.raises(ValueError, match="clashes with a built-in term"):
         loss_fn(out, y)
+
+
+def embeddings(b=6, d=4, seed=2, items=None):
+    g = torch.Generator().manual_seed(seed)
+    pairs = {
+        name: (torch.randn(b, d, generator=g), torch.randn(b, d, generator=g))
+        for name in ("id", "user-item")
+    }
+    item = torch.arange(b) if items is None else torch.tensor(items)
+    return PairEmbeddings(pairs=pairs, item=item)
+
+
+def contrastive_reference(emb, positive, tau):
+    """Row-by-row InfoNCE: -log softmax over the batch's distinct other items."""
+    per_pair = []
+    for user, item in emb.pairs.values():
+        terms = []
+        for b in range(user.size(0)):
+            if not positive[b]:
+                continue
+            u = user[b] / user[b].norm()
+            scores = []
+            for j in range(user.size(0)):
+                if j != b and emb.item[j] == emb.item[b]:
+                    continue  # the same item is not a negative
+                scores.append(float(u @ (item[j] / item[j].norm())) / tau)
+            own = float(u @ (item[b] / item[b].norm())) / tau
+            terms.append(math.log(sum(math.exp(s) for s in scores)) - own)
+        per_pair.append(sum(terms) / len(terms))
+    return sum(per_pair) / len(per_pair)
+
+
+def test_contrastive_loss_matches_row_by_row_reference():
+    emb = embeddings(items=[0, 1, 2, 1, 3, 4])  # rows 1 and 3 share an item
+    positive = torch.tensor([1, 1, 0, 0, 1, 0])
+    got = contrastive_loss(emb, positive, temperature=0.5)
+    assert got.item() == pytest.approx(contrastive_reference(emb, positive, 0.5), rel=1e-5)
+    # the duplicate is left out: counting it as a negative gives another value
+    distinct = embeddings(items=[0, 1, 2, 3, 4, 5])
+    assert contrastive_loss(distinct, positive, 0.5).item() != pytest.approx(got.item())
+
+
+def test_contrastive_loss_without_positives_is_zero():
+    assert contrastive_loss(embeddings(), torch.zeros(6), 0.2).item() == 0.0
+
+
+def test_contrastive_loss_rewards_aligned_pairs():
+    aligned = embeddings()
+    aligned.pairs = {"id": (aligned.pairs["id"][1], aligned.pairs["id"][1])}  # u_b = v_b
+    shuffled = embeddings()
+    u, v = aligned.pairs["id"]
+    shuffled.pairs = {"id": (u, v.roll(1, dims=0))}
+    positive = torch.ones(6)
+    assert contrastive_loss(aligned, positive, 0.2) < contrastive_loss(shuffled, positive, 0.2)
+
+
+def test_multitask_loss_adds_contrastive_term_on_the_chosen_task():
+    out, y = output(), labels()
+    out.embeddings = embeddings()
+    plain = MultiTaskLoss(tasks=TASKS, weighting="fixed")(out, y)
+    loss_fn = MultiTaskLoss(
+        tasks=TASKS, weighting="fixed", contrastive=0.5, contrastive_task="buy", temperature=0.3
+    )
+    res = loss_fn(out, y)
+    expected = contrastive_loss(out.embeddings, y["buy"].bool(), 0.3)
+    torch.testing.assert_close(res.terms["contrastive"], expected)
+    torch.testing.assert_close(res.total, plain.total + 0.5 * expected)
+    # a masked row is not a positive pair
+    mask = {"buy": torch.zeros(6, dtype=torch.bool)}
+    assert loss_fn(out, y, mask).terms["contrastive"].item() == 0.0
+    assert "contrastive=0.5 on 'buy'" in repr(loss_fn)
+
+
+def test_contrastive_errors():
+    with pytest.raises(ValueError, match="contrastive must be >= 0"):
+        MultiTaskLoss(tasks=TASKS, contrastive=-1.0)
+    with pytest.raises(ValueError, match="temperature must be > 0"):
+        MultiTaskLoss(tasks=TASKS, contrastive=1.0, temperature=0.0)
+    with pytest.raises(ValueError, match="contrastive_task 'cart' is not a task"):
+        MultiTaskLoss(tasks=TASKS, contrastive=1.0, contrastive_task="cart")
+    with pytest.raises(ValueError, match="needs the pair embeddings"):
+        MultiTaskLoss(tasks=TASKS, contrastive=1.0)(output(), labels())

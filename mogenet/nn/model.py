@@ -7,7 +7,8 @@ from torch import Tensor, nn
 
 from mogenet.nn.encoder import NodeEncoder
 from mogenet.nn.heads.base import MultiTaskHead
-from mogenet.nn.output import HeadOutput
+from mogenet.nn.mgnn import GraphRepresentations
+from mogenet.nn.output import HeadOutput, PairEmbeddings
 from mogenet.sampling.batch import PairBatch
 
 
@@ -117,16 +118,39 @@ class MultiTaskModel(nn.Module):
 
     def forward(self, batch: PairBatch) -> HeadOutput:
         x = self.pair_features(batch.user, batch.item)  # [B, F]
-        z = None
+        z = reps = None
         if self.graph_encoder is not None:
             reps = self.graph_encoder(batch.graphs, self.user_encoder, self.item_encoder)
             z = self.interaction(reps)  # [B, N, D]
         if not self.head.inputs:
-            return self.head(x, z)
-        extra: dict[str, Tensor] = {}
-        for name in sorted(self.head.inputs):
-            extra.update(_INPUTS[name](self, batch))
-        return self.head(x, z, **extra)
+            output = self.head(x, z)
+        else:
+            extra: dict[str, Tensor] = {}
+            for name in sorted(self.head.inputs):
+                extra.update(_INPUTS[name](self, batch))
+            output = self.head(x, z, **extra)
+        output.embeddings = self.pair_embeddings(x, batch.item, reps)
+        return output
+
+    def pair_embeddings(
+        self, x: Tensor, item: Tensor, reps: GraphRepresentations | None = None
+    ) -> PairEmbeddings:
+        """The representation pairs of a batch (:class:`PairEmbeddings`): the id
+        embeddings of user and item (the first ``embedding_dim`` columns of each half
+        of ``x``) under ``"id"``, and with a graph encoder the pairs of Eq. 3 that are
+        distinct (``"user-item"``, ``"user-item_sim"``, ``"user_sim-item"``,
+        ``"user_sim-item_sim"``). Only references: nothing is computed unless a loss
+        reads them."""
+        users = self.user_encoder.embedding_dim
+        split = self.user_encoder.out_channels
+        pairs = {"id": (x[:, :users], x[:, split : split + self.item_encoder.embedding_dim])}
+        if reps is not None:
+            fields = set(self.graph_encoder.representations)
+            for u in ("user", "user_sim"):
+                for i in ("item", "item_sim"):
+                    if u in fields and i in fields:
+                        pairs[f"{u}-{i}"] = (getattr(reps, u), getattr(reps, i))
+        return PairEmbeddings(pairs=pairs, item=item)
 
     def sequence_inputs(self, batch: PairBatch) -> dict[str, Tensor]:
         """``batch.sequence`` ``[B, L]`` → ``sequence`` ``[B, L, F]`` (the user paired with

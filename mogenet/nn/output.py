@@ -1,10 +1,29 @@
-"""The :class:`HeadOutput`: what every multi-task head returns."""
+"""The :class:`HeadOutput`: what every multi-task head returns, and the
+:class:`PairEmbeddings` a model attaches to it for embedding-level losses."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
 from torch import Tensor
+
+
+@dataclass
+class PairEmbeddings:
+    """User and item representations of a batch's pairs, for losses that compare
+    a pair with the batch's other items (the in-batch contrastive loss of
+    :func:`~mogenet.losses.contrastive_loss`).
+
+    Args:
+        pairs: name → ``(user [B, d], item [B, d])``: the pairs of representations
+            to score by their dot product (a graph model's Eq. 3 pairs, or the id
+            embeddings of a model without a graph).
+        item: ``[B]`` item indices of the rows (``-1`` = cold start), so that a row
+            whose item equals the positive's is not used as its negative.
+    """
+
+    pairs: dict[str, tuple[Tensor, Tensor]]
+    item: Tensor
 
 
 @dataclass
@@ -24,12 +43,16 @@ class HeadOutput:
             multiplied by their coefficient (AITM/BPCM calibration, AESM2 expert
             selection). :class:`~mogenet.losses.MultiTaskLoss` adds them to the total
             and logs each under its name; empty for most heads.
+        embeddings: the pair representations (:class:`PairEmbeddings`), set by the
+            :class:`~mogenet.nn.MultiTaskModel` rather than the head; ``None`` when a
+            head is called on its own.
     """
 
     logits: dict[str, Tensor]
     gates: dict[str, Tensor] | None = None
     aux: dict[str, Tensor] = field(default_factory=dict)
     losses: dict[str, Tensor] = field(default_factory=dict)
+    embeddings: PairEmbeddings | None = None
 
     @property
     def tasks(self) -> tuple[str, ...]:

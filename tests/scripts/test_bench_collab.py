@@ -22,9 +22,18 @@ def test_bench_collab_tiny(tmp_path):
         ["--seeds", "0", *TINY, "--work", str(tmp_path / "w"), "--out", str(out)]
     )
     doc = json.loads(out.read_text())
-    assert set(doc["summary"]["mean_gauc"]) == {"mmoe", "mogenet", "itemcf", "popularity", "oracle"}
-    assert set(summary["gain_points"]) == {"click", "cart", "fav", "buy"}
-    assert "MoGENet − MMoE" in out.with_suffix(".md").read_text()
+    models = {"mmoe", "mogenet", "mmoe+contrastive", "mogenet+contrastive"}
+    assert set(doc["summary"]["mean_gauc"]) == models | {"itemcf", "popularity", "oracle"}
+    assert set(summary["gain_points"]) == {
+        "mogenet − mmoe",
+        "mogenet+contrastive − mmoe+contrastive",
+        "mogenet+contrastive − mmoe",
+    }
+    for gain in summary["gain_points"].values():
+        assert set(gain) == {"click", "cart", "fav", "buy"}
+    md = out.with_suffix(".md").read_text()
+    assert "| mogenet+contrastive − mmoe+contrastive (points) |" in md
+    assert "Command: `python scripts/bench_collab.py --seeds 0" in md
 
 
 def test_ablation_tiny(tmp_path):
