@@ -187,6 +187,10 @@ def contrastive_loss(
     items as popular as itself. The labels used are the batch's own, as in the BCE;
     nothing is read from other examples.
 
+    Under ``torchrun`` each process draws the negatives from its own slice of the
+    global batch, so with this term on, N processes do not reproduce one process
+    step for step (without it they do, to 1e-6).
+
     This term is not in the MoGENet paper. Binary cross-entropy on logged
     impressions compares a clicked item only with the items the same user was
     shown, which are often alike; the in-batch term adds the comparison with

@@ -50,3 +50,11 @@ def test_paper_preset():
     assert cfg.train.lr == 1e-4 and cfg.train.batch_size == 256
     with pytest.raises(InputError, match="unknown preset"):
         RunConfig.preset("nope")
+
+
+def test_fast_preset_is_the_benchmarked_mogenet():
+    cfg = RunConfig.preset("mogenet-fast")
+    assert cfg.model.name == "mogenet" and cfg.model.tower_channels == ()
+    assert cfg.loss.contrastive == 1.0 and cfg.loss.weighting == "uncertainty"
+    assert cfg.train.batch_size == 1024 and cfg.train.lr == 2e-3 and cfg.train.patience == 3
+    assert cfg.sampler.bipartite == (5, 5) and cfg.sampler.item_sim == (5, 5)
