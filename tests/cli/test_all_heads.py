@@ -49,7 +49,7 @@ def data(tmp_path_factory):
     return root / "split", root / "graphs"
 
 
-def train(data, out, model: str) -> int:
+def train(data, out, model: str, *sets: str) -> int:
     split, graphs = data
     args = [
         "train",
@@ -66,7 +66,7 @@ def train(data, out, model: str) -> int:
         "--epochs",
         "1",
     ]
-    for assignment in TINY:
+    for assignment in (*TINY, *sets):
         args += ["--set", assignment]
     return main(args)
 
@@ -109,3 +109,15 @@ def test_export_graph_models(model, width, data, tmp_path):
     users, items = np.load(emb / "users.bipartite.npy"), np.load(emb / "items.item_sim.npy")
     assert users.shape[1] == items.shape[1] == width
     assert np.isfinite(users).all() and np.isfinite(items).all()
+
+
+@pytest.mark.parametrize("model", ["mmoe", "mogenet"])
+def test_contrastive_loss_trains_through_the_cli(model, data, tmp_path, capsys):
+    """``loss.contrastive`` is accepted, saved with the run, and changes training."""
+    plain, con = tmp_path / "plain", tmp_path / "con"
+    assert train(data, plain, model) == 0, capsys.readouterr().err
+    assert train(data, con, model, "loss.contrastive=1.0") == 0, capsys.readouterr().err
+    assert Run.load(con).config.loss.contrastive == 1.0
+    a, b = Run.load(plain).model(), Run.load(con).model()
+    weight = "user_encoder.id_embedding.weight"
+    assert not np.allclose(a.state_dict()[weight].numpy(), b.state_dict()[weight].numpy())
