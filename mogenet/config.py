@@ -156,8 +156,10 @@ class LossConfig:
         cooperative: β of MoGENet's cooperative loss on the gates (Eq. 7); 0 = off.
         contrastive: γ of the in-batch contrastive loss on the pair embeddings (not
             in the papers; ``mogenet.losses.contrastive_loss``); 0 = off.  1.0 added
-            3–6 test-GAUC points to MMoE and MoGENet on the collaborative synthetic
-            log (``bench/contrastive.md``).
+            2–5 test-GAUC points to MMoE and MoGENet on the 4000 × 1000 × 120k
+            collaborative synthetic log (``bench/collab.md``), but cost the sparse
+            ``buy`` task 5–6 points on a log with ~15 impressions per user (README,
+            MoGENet status): check it on validation data.
         contrastive_task: task whose positives are the contrastive pairs (default:
             the first task).
         temperature: τ of the contrastive loss.
