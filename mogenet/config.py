@@ -260,8 +260,9 @@ class RunConfig:
         ``mogenet-fast``: MoGENet as ``scripts/bench_collab.py`` trains it — batch
         1024, lr 2e-3, fanouts [5, 5] in every channel, patience 3, a linear output
         v, and the in-batch contrastive loss (γ = 1, not in the paper). It converges
-        in about 10 epochs, and on the collaborative synthetic logs it beats
-        the paper's losses by 4–5 test-GAUC points (``bench/collab.md``).
+        in about 10 epochs; on the 4000-user collaborative synthetic log it beats
+        the paper's losses by 4–5 test-GAUC points (``bench/collab.md``), on a
+        sparser log the contrastive term costs the sparse task (README).
         """
         try:
             sets = PRESETS[name]
