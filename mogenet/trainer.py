@@ -144,6 +144,11 @@ class EpochRecord:
         lr: learning rate of the epoch's last step (first parameter group).
         gate_usage: task → mean gate weight per expert over the validation set, for
             heads that return gates; ``None`` otherwise.
+        train_terms: name → mean over the epoch's steps of each named component of
+            the total loss (``main``, and ``cooperative``, ``contrastive`` or a
+            head's own terms when on), as :class:`~mogenet.losses.LossOutput`
+            holds them: built-in terms before their coefficient, head terms as the
+            head returns them (already scaled).
     """
 
     epoch: int
@@ -155,6 +160,7 @@ class EpochRecord:
     seconds: float
     lr: float = math.nan
     gate_usage: dict[str, list[float]] | None = None
+    train_terms: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -167,6 +173,7 @@ class EpochRecord:
             "seconds": self.seconds,
             "lr": self.lr,
             "gate_usage": self.gate_usage,
+            "train_terms": self.train_terms,
         }
 
     @classmethod
@@ -540,7 +547,7 @@ class Trainer:
                 bar.set_description(f"epoch {epoch}/{cfg.epochs}")
                 start = time.perf_counter()
                 loader.set_epoch(epoch)
-                train_loss, task_loss, lr = self._train_epoch(loader, epoch, bar)
+                train_loss, task_loss, terms, lr = self._train_epoch(loader, epoch, bar)
                 if valid is not None and len(valid):
                     metrics, gate_usage = self.validate(valid)
                 else:
@@ -557,6 +564,7 @@ class Trainer:
                     seconds=time.perf_counter() - start,
                     lr=lr,
                     gate_usage=gate_usage,
+                    train_terms=terms,
                 )
                 result.history.append(record)
                 if improved:
@@ -580,46 +588,65 @@ class Trainer:
 
     def _train_epoch(
         self, loader: PairLoader, epoch: int, bar: tqdm
-    ) -> tuple[float, dict[str, float], float]:
-        """One pass over ``loader``: mean total loss, mean loss per task, last lr."""
+    ) -> tuple[float, dict[str, float], dict[str, float], float]:
+        """One pass over ``loader``: mean total loss, mean loss per task, mean of each
+        named loss term, last lr."""
         self.step_module.train()
-        total, per_task, steps = 0.0, {}, 0
+        total, per_task, per_term, steps = 0.0, {}, {}, 0
         lr = float(self.optimizer.param_groups[0]["lr"])
         for batch in loader:
             steps += 1
             lr = float(self.optimizer.param_groups[0]["lr"])
-            loss, task_loss = self._train_step(
+            loss, task_loss, terms = self._train_step(
                 batch.to(self.device, non_blocking=True), epoch, steps
             )
             total += loss
             for t, v in task_loss.items():
                 per_task[t] = per_task.get(t, 0.0) + v
+            for name, v in terms.items():
+                per_term[name] = per_term.get(name, 0.0) + v
             bar.update()
             if steps % 20 == 0:
                 bar.set_postfix(self._postfix(total / steps), refresh=False)
         steps = max(steps, 1)
-        return total / steps, {t: v / steps for t, v in per_task.items()}, lr
+        return (
+            total / steps,
+            {t: v / steps for t, v in per_task.items()},
+            {name: v / steps for name, v in per_term.items()},
+            lr,
+        )
 
     def _train_step(
         self, batch: PairBatch, epoch: int, step: int
-    ) -> tuple[float, dict[str, float]]:
+    ) -> tuple[float, dict[str, float], dict[str, float]]:
         """Forward, finiteness check, backward, clip, optimiser and scheduler step.
 
-        Returns the global (all-rank) total loss and per-task losses of the step: each
+        Returns the global (all-rank) total loss, per-task losses and named loss
+        terms of the step: each
         rank's values weighted by its share ``n_r / n`` of the global batch and summed
         in one all-reduce, which also makes every rank see a non-finite loss together.
         """
         with _autocast(self.device, self.amp):
             _, out = self.step_module(batch)
-        tasks = list(out.per_task)
+        tasks, names = list(out.per_task), list(out.terms)
         n_r = float(len(batch))
-        stats = torch.stack([out.total.detach(), *(out.per_task[t].detach() for t in tasks)])
+        stats = torch.stack(
+            [
+                out.total.detach(),
+                *(out.per_task[t].detach() for t in tasks),
+                *(out.terms[name].detach().to(out.total.dtype) for name in names),
+            ]
+        )
         stats = stats.double()
-        stats = torch.cat([stats.new_ones(1), stats]) * n_r  # [1 + 1 + K]: n_r, n_r·losses
+        stats = torch.cat([stats.new_ones(1), stats]) * n_r  # [1 + 1 + K + T]: n_r, n_r·losses
         stats = distributed.all_reduce_sum(stats, self.dist).cpu()
         n, values = float(stats[0]), (stats[1:] / stats[0]).tolist()
         if not math.isfinite(values[0]):
-            bad = [t for t, v in zip(tasks, values[1:], strict=True) if not math.isfinite(v)]
+            bad = [
+                t
+                for t, v in zip(tasks, values[1 : 1 + len(tasks)], strict=True)
+                if not math.isfinite(v)
+            ]
             raise TrainingError(
                 f"non-finite loss at epoch {epoch} step {step}"
                 + (f" (tasks: {', '.join(bad)})" if bad else "")
@@ -633,7 +660,12 @@ class Trainer:
             nn.utils.clip_grad_norm_(self.step_module.parameters(), self.config.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
-        return values[0], dict(zip(tasks, values[1:], strict=True))
+        k = 1 + len(tasks)
+        return (
+            values[0],
+            dict(zip(tasks, values[1:k], strict=True)),
+            dict(zip(names, values[k:], strict=True)),
+        )
 
     def _postfix(self, loss: float) -> dict[str, str]:
         post = {"loss": f"{loss:.4f}"}

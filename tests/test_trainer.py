@@ -50,7 +50,9 @@ def learnable_examples(n=2000, seed=0):
     )
 
 
-def make_trainer(seed=0, epochs=3, weighting="uncertainty", lr=1e-2, dropout=0.0, **train):
+def make_trainer(
+    seed=0, epochs=3, weighting="uncertainty", lr=1e-2, dropout=0.0, contrastive=0.0, **train
+):
     seed_everything(seed)
     model = build_model(
         ModelConfig(embedding_dim=8, expert_channels=(16,), tower_channels=(8,), dropout=dropout),
@@ -58,7 +60,9 @@ def make_trainer(seed=0, epochs=3, weighting="uncertainty", lr=1e-2, dropout=0.0
         user_features=FeatureTable.empty(50),
         item_features=FeatureTable.empty(20),
     )
-    loss = build_loss(LossConfig(weighting=weighting), tasks=("click", "buy"))
+    loss = build_loss(
+        LossConfig(weighting=weighting, contrastive=contrastive), tasks=("click", "buy")
+    )
     cfg = TrainConfig(epochs=epochs, batch_size=128, lr=lr, seed=seed, patience=5, **train)
     return Trainer(model=model, loss=loss, config=cfg)
 
@@ -131,6 +135,20 @@ def test_history_records_lr_and_gate_usage():
     # sigma_k is derivable from the logged weights 1/sigma^2 (best epoch's weights restored)
     sigma = {t: w**-0.5 for t, w in history[result.best_epoch - 1].task_weights.items()}
     assert sigma == pytest.approx(trainer.loss.sigma)
+
+
+def test_history_records_each_loss_term():
+    plain = make_trainer(epochs=2).fit(learnable_examples(600), learnable_examples(200, 1))
+    assert all(set(r.train_terms) == {"main"} for r in plain.history)
+    result = make_trainer(epochs=2, contrastive=0.5).fit(
+        learnable_examples(600), learnable_examples(200, 1)
+    )
+    for record in result.history:
+        terms = record.train_terms
+        assert set(terms) == {"main", "contrastive"} and terms["contrastive"] > 0
+        # step means are linear: mean total = mean main + γ · mean contrastive
+        expected = terms["main"] + 0.5 * terms["contrastive"]
+        assert record.train_loss == pytest.approx(expected, rel=1e-6)
 
 
 def test_lr_schedules():
