@@ -116,7 +116,12 @@ def plot_losses(history: list[dict], tasks: list[str], best: int | None) -> str:
     epochs = _series(history, "epoch")
     fig, (total, per_task) = _figure(2)
     total.plot(epochs, _series(history, "train_loss"), marker="o", markersize=3, label="total")
-    total.set_title("train loss (weighted total)")
+    terms = sorted({n for r in history for n in (r.get("train_terms") or {})} - {"main"})
+    for name in terms:  # cooperative, contrastive, head terms (before their coefficient)
+        total.plot(
+            epochs, _series(history, "train_terms", name), marker="o", markersize=3, label=name
+        )
+    total.set_title("train loss (weighted total) and extra terms")
     for t in tasks:
         per_task.plot(
             epochs, _series(history, "train_task_loss", t), marker="o", markersize=3, label=t

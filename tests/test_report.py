@@ -17,6 +17,7 @@ pytest.importorskip("matplotlib", reason="matplotlib not installed (pip install 
 
 from PIL import Image  # noqa: E402 — comes with matplotlib
 
+from mogenet import report  # noqa: E402
 from mogenet.errors import InputError  # noqa: E402
 from mogenet.report import build_report, load_history, sigmas, write_html_report  # noqa: E402
 
@@ -183,3 +184,23 @@ def test_chromium_renders_every_plot(screenshot, full_run, tmp_path):
     assert result["images"] == {"decoded": 5, "total": 5, "img_tags": 5}
     assert result["checks"] == {"images_decoded": True, "screenshot_not_blank": True}
     assert result["png"]["width"] == 1280 and result["png"]["ink"] > 0.02
+
+
+def test_loss_plot_draws_the_extra_loss_terms(monkeypatch):
+    figures = []
+    monkeypatch.setattr(report, "_png", lambda fig: figures.append(fig) or "png")
+    history = [
+        {
+            "epoch": e,
+            "train_loss": 1.0 / e,
+            "train_task_loss": {"click": 0.5 / e},
+            "train_terms": {"main": 0.9 / e, "contrastive": 2.0 / e},
+        }
+        for e in (1, 2)
+    ]
+    assert report.plot_losses(history, ["click"], best=2) == "png"
+    total = figures[0].axes[0]
+    labels = [line.get_label() for line in total.get_lines()]
+    assert "total" in labels and "contrastive" in labels and "main" not in labels
+    line = total.get_lines()[labels.index("contrastive")]
+    assert list(line.get_ydata()) == [2.0, 1.0]
