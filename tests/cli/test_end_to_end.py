@@ -25,6 +25,21 @@ def test_demo_tiny(tmp_path, capsys):
     assert set(metrics["baselines"]) == {"popularity", "oracle"}
     assert 0.0 <= metrics["click"]["auc"] <= 1.0
     assert (out / "embeddings" / "users.parquet").exists()
+    assert metrics["run"]["model"] == "mogenet"  # the mogenet-fast configuration
+    assert "trained mogenet (mogenet-fast)" in text
+
+
+def test_demo_with_another_configuration_and_model(tmp_path, capsys):
+    out = tmp_path / "demo"
+    args = ["demo", "--out", str(out), "--preset", "tiny", "--epochs", "1"]
+    assert main([*args, "--config", "default", "--model", "mmoe"]) == 0
+    assert "trained mmoe (default)" in capsys.readouterr().out
+    assert json.loads((out / "run" / "metrics.test.json").read_text())["run"]["model"] == "mmoe"
+    before = (out / "run" / "model.pt").read_bytes()
+    assert main([*args, "--config", "nope"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "unknown preset 'nope'" in err
+    assert (out / "run" / "model.pt").read_bytes() == before  # failed before any work
 
 
 def test_pipeline_verbs(tiny_raw, tmp_path, capsys):
