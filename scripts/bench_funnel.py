@@ -123,6 +123,8 @@ def markdown(summary: dict, args: argparse.Namespace) -> str:
         f"epochs ≤ {args.epochs}. Test positives per seed: "
         + "; ".join(f"{p['rows']} rows, " + ", ".join(f"{t} {p[t]}" for t in tasks) for p in pos)
         + ". Mean ± std over seeds.",
+        "",
+        "Command: `python scripts/bench_funnel.py " + " ".join(args.argv) + "`",
     ]
     for k in METRICS:
         lines += [
@@ -165,6 +167,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     if args.quick:  # tiny defaults; flags given explicitly still win
         args = p.parse_args(["--seeds", "0", *QUICK, *argv])
+    args.argv = argv
     unknown = [m for m in args.models if m not in MODELS]
     if unknown:
         p.error(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
