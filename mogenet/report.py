@@ -384,8 +384,9 @@ def build_report(run_dir: str | os.PathLike) -> str:
             _figure_html(
                 plot_losses(history, tasks, best),
                 "training loss by epoch",
-                "Mean training loss per epoch: the weighted total that is minimised (left) and "
-                "each task's binary cross-entropy (right).",
+                "Mean training loss per epoch: the weighted total that is minimised, with "
+                "any extra loss term before its coefficient (left), and each task's binary "
+                "cross-entropy (right).",
             )
         )
         out.append(
