@@ -641,12 +641,9 @@ class Trainer:
         stats = torch.cat([stats.new_ones(1), stats]) * n_r  # [1 + 1 + K + T]: n_r, n_r·losses
         stats = distributed.all_reduce_sum(stats, self.dist).cpu()
         n, values = float(stats[0]), (stats[1:] / stats[0]).tolist()
+        k = 1 + len(tasks)  # values: total, the K task losses, the T terms
         if not math.isfinite(values[0]):
-            bad = [
-                t
-                for t, v in zip(tasks, values[1 : 1 + len(tasks)], strict=True)
-                if not math.isfinite(v)
-            ]
+            bad = [t for t, v in zip(tasks, values[1:k], strict=True) if not math.isfinite(v)]
             raise TrainingError(
                 f"non-finite loss at epoch {epoch} step {step}"
                 + (f" (tasks: {', '.join(bad)})" if bad else "")
@@ -660,7 +657,6 @@ class Trainer:
             nn.utils.clip_grad_norm_(self.step_module.parameters(), self.config.grad_clip)
         self.optimizer.step()
         self.scheduler.step()
-        k = 1 + len(tasks)
         return (
             values[0],
             dict(zip(tasks, values[1:k], strict=True)),

@@ -147,11 +147,7 @@ def summarise(per_seed: list[dict]) -> dict:
         for s, where in scorers.items()
     }
     lift = {m: {t: (mean[m][t] - 0.5) / (mean["oracle"][t] - 0.5) for t in tasks} for m in MODELS}
-    gain = {
-        f"{a} − {b}": {t: 100 * (mean[a][t] - mean[b][t]) for t in tasks}
-        for a, b in GAINS
-        if a in mean and b in mean
-    }
+    gain = {f"{a} − {b}": {t: 100 * (mean[a][t] - mean[b][t]) for t in tasks} for a, b in GAINS}
     return {
         "tasks": tasks,
         "mean_gauc": mean,

@@ -9,8 +9,17 @@ from torch_geometric.nn import MLP
 from mogenet.nn.mgnn import GraphRepresentations
 from mogenet.nn.resolver import Registry
 
+#: The (user, item) :class:`~mogenet.nn.mgnn.GraphRepresentations` fields paired by
+#: Eq. 3, in the order of :math:`\mathcal{Z}` (entry :math:`n` feeds expert :math:`n`).
+PAIRS: tuple[tuple[str, str], ...] = (
+    ("user", "item"),
+    ("user", "item_sim"),
+    ("user_sim", "item"),
+    ("user_sim", "item_sim"),
+)
+
 #: Number of pairwise interactions :math:`N = |\mathcal{Z}|` of Eq. 3.
-NUM_INTERACTIONS = 4
+NUM_INTERACTIONS = len(PAIRS)
 
 #: Interaction functions :math:`\kappa(\mathbf{h}_a, \mathbf{h}_b)` by name; the
 #: paper's ablation names (EP, CON, ADD, MLP) are aliases.
@@ -120,8 +129,8 @@ class PairwiseInteraction(nn.Module):
         return self.kappa.out_channels
 
     def forward(self, reps: GraphRepresentations) -> Tensor:
-        users = torch.stack([reps.user, reps.user, reps.user_sim, reps.user_sim], dim=1)
-        items = torch.stack([reps.item, reps.item_sim, reps.item, reps.item_sim], dim=1)
+        users = torch.stack([getattr(reps, u) for u, _ in PAIRS], dim=1)  # [B, 4, d]
+        items = torch.stack([getattr(reps, i) for _, i in PAIRS], dim=1)  # [B, 4, d]
         batch = users.size(0)
         z = self.kappa(users.flatten(0, 1), items.flatten(0, 1))  # [B * 4, D]
         return z.view(batch, NUM_INTERACTIONS, -1)  # [B, 4, D]

@@ -7,6 +7,7 @@ from torch import Tensor, nn
 
 from mogenet.nn.encoder import NodeEncoder
 from mogenet.nn.heads.base import MultiTaskHead
+from mogenet.nn.interaction import PAIRS
 from mogenet.nn.mgnn import GraphRepresentations
 from mogenet.nn.output import HeadOutput, PairEmbeddings
 from mogenet.sampling.batch import PairBatch
@@ -138,18 +139,17 @@ class MultiTaskModel(nn.Module):
         """The representation pairs of a batch (:class:`PairEmbeddings`): the id
         embeddings of user and item (the first ``embedding_dim`` columns of each half
         of ``x``) under ``"id"``, and with a graph encoder the pairs of Eq. 3 that are
-        distinct (``"user-item"``, ``"user-item_sim"``, ``"user_sim-item"``,
-        ``"user_sim-item_sim"``). Only references: nothing is computed unless a loss
+        distinct (:data:`~mogenet.nn.interaction.PAIRS`, named ``"user-item"``,
+        ``"user-item_sim"``, …). Only references: nothing is computed unless a loss
         reads them."""
         users = self.user_encoder.embedding_dim
         split = self.user_encoder.out_channels
         pairs = {"id": (x[:, :users], x[:, split : split + self.item_encoder.embedding_dim])}
         if reps is not None:
             fields = set(self.graph_encoder.representations)
-            for u in ("user", "user_sim"):
-                for i in ("item", "item_sim"):
-                    if u in fields and i in fields:
-                        pairs[f"{u}-{i}"] = (getattr(reps, u), getattr(reps, i))
+            for u, i in PAIRS:
+                if u in fields and i in fields:
+                    pairs[f"{u}-{i}"] = (getattr(reps, u), getattr(reps, i))
         return PairEmbeddings(pairs=pairs, item=item)
 
     def sequence_inputs(self, batch: PairBatch) -> dict[str, Tensor]:
