@@ -6,7 +6,8 @@ who-interacted-with-what.  For each seed: generate → split by time → build g
 → train MMoE and MoGENet, each with the paper's losses and with the in-batch
 contrastive loss (``loss.contrastive=1.0``), with the same seed → test GAUC per
 task, beside the item-CF, popularity and oracle scorers.  Reports the mean over
-seeds, the differences in GAUC points (:data:`GAINS`), and each model's share of
+seeds, the differences in GAUC points (:data:`GAINS`) with a two-sided paired
+t-test over seeds, and each model's share of
 the oracle's lift over 0.5: ``(gauc − 0.5) / (oracle − 0.5)``.
 
     python scripts/bench_collab.py --seeds 0,1,2 --out bench/collab.json
@@ -148,13 +149,27 @@ def summarise(per_seed: list[dict]) -> dict:
     }
     lift = {m: {t: (mean[m][t] - 0.5) / (mean["oracle"][t] - 0.5) for t in tasks} for m in MODELS}
     gain = {f"{a} − {b}": {t: 100 * (mean[a][t] - mean[b][t]) for t in tasks} for a, b in GAINS}
+    p_value = {f"{a} − {b}": {t: _paired_p(per_seed, a, b, t) for t in tasks} for a, b in GAINS}
     return {
         "tasks": tasks,
         "mean_gauc": mean,
         "std_gauc": std,
         "oracle_lift": lift,
         "gain_points": gain,
+        "p_value": p_value,
     }
+
+
+def _paired_p(per_seed: list[dict], a: str, b: str, task: str) -> float:
+    """Two-sided paired t-test over seeds of ``a``'s test GAUC against ``b``'s
+    (NaN with fewer than two seeds)."""
+    from scipy.stats import ttest_rel
+
+    if len(per_seed) < 2:
+        return float("nan")
+    x = [r["models"][a][task]["gauc"] for r in per_seed]
+    y = [r["models"][b][task]["gauc"] for r in per_seed]
+    return float(ttest_rel(x, y).pvalue)
 
 
 def markdown(summary: dict, args: argparse.Namespace) -> str:
@@ -176,6 +191,9 @@ def markdown(summary: dict, args: argparse.Namespace) -> str:
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
     for name, gain in summary["gain_points"].items():
         lines.append(f"| {name} (points) | " + " | ".join(f"{gain[t]:+.2f}" for t in tasks) + " |")
+        p = summary["p_value"][name]
+        cells = " | ".join(f"{p[t]:.3g}" for t in tasks)
+        lines.append(f"| {name}: paired t-test p | {cells} |")
     for m in MODELS:
         lines.append(
             f"| {m}: share of oracle lift | "

@@ -4,6 +4,7 @@ their JSON and Markdown (benchmarks are not timed tests: structure only)."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -54,3 +55,15 @@ def test_ablation_tiny(tmp_path):
     assert set(results["add"]) == {"i", "i+iii"}
     assert 0.0 <= results["add"]["i"]["mean_gauc"] <= 1.0
     assert "| add |" in out.with_suffix(".md").read_text()
+
+
+def test_paired_p_matches_scipy_and_is_nan_for_one_seed():
+    from scipy.stats import ttest_rel
+
+    a, b = [0.71, 0.74, 0.70], [0.70, 0.72, 0.69]
+    per_seed = [
+        {"models": {"x": {"click": {"gauc": x}}, "y": {"click": {"gauc": y}}}}
+        for x, y in zip(a, b, strict=True)
+    ]
+    assert bench_collab._paired_p(per_seed, "x", "y", "click") == ttest_rel(a, b).pvalue
+    assert math.isnan(bench_collab._paired_p(per_seed[:1], "x", "y", "click"))
