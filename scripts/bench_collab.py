@@ -60,6 +60,7 @@ def prepare(seed: int, args: argparse.Namespace, work: Path) -> Path:
         num_users=args.users,
         num_items=args.items,
         num_interactions=args.interactions,
+        rates={**SyntheticConfig.preset(args.preset).rates, **dict(args.rate)},
         **{
             k: v
             for k, v in (
@@ -83,8 +84,27 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--interactions", type=int, default=60_000)
     p.add_argument("--latent-noise", type=float, default=None, help="generator tau")
     p.add_argument("--affinity-weight", type=float, default=None, help="generator alpha")
+    p.add_argument(
+        "--rate",
+        action="append",
+        default=[],
+        type=_task_rate,
+        metavar="TASK=RATE",
+        help="target marginal rate of a task (e.g. buy=0.001), over the preset's",
+    )
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--set", action="append", default=[], help="extra RunConfig overrides")
+
+
+def _task_rate(text: str) -> tuple[str, float]:
+    task, _, rate = text.partition("=")
+    try:
+        value = float(rate)
+    except ValueError:
+        value = None
+    if not task or value is None:
+        raise argparse.ArgumentTypeError(f"expected TASK=RATE, got {text!r}")
+    return task, value
 
 
 def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
@@ -149,7 +169,7 @@ def summarise(per_seed: list[dict]) -> dict:
     }
     lift = {m: {t: (mean[m][t] - 0.5) / (mean["oracle"][t] - 0.5) for t in tasks} for m in MODELS}
     gain = {f"{a} − {b}": {t: 100 * (mean[a][t] - mean[b][t]) for t in tasks} for a, b in GAINS}
-    p_value = {f"{a} − {b}": {t: _paired_p(per_seed, a, b, t) for t in tasks} for a, b in GAINS}
+    p_value = {f"{a} − {b}": {t: paired_p(per_seed, a, b, t) for t in tasks} for a, b in GAINS}
     return {
         "tasks": tasks,
         "mean_gauc": mean,
@@ -160,15 +180,15 @@ def summarise(per_seed: list[dict]) -> dict:
     }
 
 
-def _paired_p(per_seed: list[dict], a: str, b: str, task: str) -> float:
-    """Two-sided paired t-test over seeds of ``a``'s test GAUC against ``b``'s
-    (NaN with fewer than two seeds)."""
+def paired_p(per_seed: list[dict], a: str, b: str, task: str, metric: str = "gauc") -> float:
+    """Two-sided paired t-test over seeds of model ``a``'s test ``metric`` against
+    model ``b``'s (NaN with fewer than two seeds)."""
     from scipy.stats import ttest_rel
 
     if len(per_seed) < 2:
         return float("nan")
-    x = [r["models"][a][task]["gauc"] for r in per_seed]
-    y = [r["models"][b][task]["gauc"] for r in per_seed]
+    x = [r["models"][a][task][metric] for r in per_seed]
+    y = [r["models"][b][task][metric] for r in per_seed]
     return float(ttest_rel(x, y).pvalue)
 
 

@@ -11,6 +11,7 @@ from mogenet.datasets.log import InteractionLog
 from mogenet.metrics import (
     auc,
     evaluate,
+    expected_auc,
     evaluate_log,
     format_table,
     gauc,
@@ -192,3 +193,45 @@ def test_rela_impr():
     assert rela_impr(0.6, 0.7) == pytest.approx(-0.5)  # half of the lift above chance
     assert math.isnan(rela_impr(0.7, 0.5))  # a random base has no lift to compare with
     assert math.isnan(rela_impr(math.nan, 0.7)) and math.isnan(rela_impr(0.7, math.nan))
+
+
+def _brute_expected_auc(p, s):
+    num = den = 0.0
+    for i in range(p.size):
+        for j in range(p.size):
+            if i != j:
+                w = p[i] * (1 - p[j])
+                num += w * ((s[i] > s[j]) + 0.5 * (s[i] == s[j]))
+                den += w
+    return num / den
+
+
+@pytest.mark.parametrize("levels", [3, 10**9])
+def test_expected_auc_matches_pairwise_definition(levels):
+    rng = np.random.default_rng(levels)
+    p = rng.uniform(0, 0.3, 120)
+    s = rng.integers(0, levels, 120) / levels
+    assert expected_auc(p, s) == pytest.approx(_brute_expected_auc(p, s), abs=1e-12)
+
+
+def test_expected_auc_of_hard_labels_is_auc():
+    y, s, _ = _random(levels=5)
+    assert expected_auc(y.astype(float), s) == pytest.approx(auc(y, s), abs=1e-12)
+
+
+def test_expected_auc_is_the_mean_auc_over_label_draws():
+    rng = np.random.default_rng(0)
+    p = rng.uniform(0, 0.2, 4000)
+    s = p + rng.normal(0, 0.05, p.size)  # a noisy scorer
+    draws = [auc(rng.random(p.size) < p, s) for _ in range(200)]
+    # the mean over draws converges to the ratio of expectations (std of the mean ~0.001)
+    assert expected_auc(p, s) == pytest.approx(np.mean(draws), abs=0.004)
+    assert expected_auc(p, p) > expected_auc(p, s) > expected_auc(p, -s)
+
+
+def test_expected_auc_bad_input():
+    assert math.isnan(expected_auc([0.0, 0.0], [0.1, 0.2]))
+    with pytest.raises(ValueError, match="in \\[0, 1\\]"):
+        expected_auc([0.5, 1.5], [0.1, 0.2])
+    with pytest.raises(ValueError, match="2 entries"):
+        expected_auc([0.5, 0.5], [0.1, 0.2, 0.3])

@@ -65,5 +65,5 @@ def test_paired_p_matches_scipy_and_is_nan_for_one_seed():
         {"models": {"x": {"click": {"gauc": x}}, "y": {"click": {"gauc": y}}}}
         for x, y in zip(a, b, strict=True)
     ]
-    assert bench_collab._paired_p(per_seed, "x", "y", "click") == ttest_rel(a, b).pvalue
-    assert math.isnan(bench_collab._paired_p(per_seed[:1], "x", "y", "click"))
+    assert bench_collab.paired_p(per_seed, "x", "y", "click") == ttest_rel(a, b).pvalue
+    assert math.isnan(bench_collab.paired_p(per_seed[:1], "x", "y", "click"))

@@ -7,6 +7,9 @@ import json
 import sys
 from pathlib import Path
 
+import pandas as pd
+import pytest
+
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
@@ -29,5 +32,28 @@ def test_bench_funnel_quick(tmp_path):
     for name in ("esmm", "aitm", "bpcm"):  # trained with the default --chain
         head = Run.load(tmp_path / "w" / "seed0" / name).model().head
         assert head.chain == ("click", "cart", "buy")
+    true = summary["mean"]["auc_true"]
+    assert true["oracle"]["buy"] > true["popularity"]["buy"] > 0.5  # the truth ranks best
+    assert set(summary["p_value"]["auc_true"]) == {"esmm", "aitm", "bpcm"}
     table = out.with_suffix(".md").read_text()
     assert "## Test AUC" in table and "| bpcm − mmoe (points) |" in table
+    assert "## Test AUC against the true probabilities" in table
+
+
+def test_rate_option_sets_the_generator_rate(tmp_path):
+    bench_funnel.main(
+        ["--quick", "--models", "mmoe", "--rate", "buy=0.02", "--rate", "cart=0.05"]
+        + [
+            "--interactions",
+            "1500",
+            "--work",
+            str(tmp_path / "w"),
+            "--out",
+            str(tmp_path / "f.json"),
+        ]
+    )
+    log = pd.read_csv(tmp_path / "w" / "seed0" / "raw" / "interactions.csv")
+    assert log["oracle_buy"].mean() == pytest.approx(0.02, rel=0.05)
+    assert log["oracle_cart"].mean() == pytest.approx(0.05, rel=0.05)
+    with pytest.raises(SystemExit):
+        bench_funnel.main(["--quick", "--rate", "buy"])
