@@ -193,7 +193,7 @@ def markdown(summary: dict, args: argparse.Namespace) -> str:
         "Mean seconds per model (train + evaluate): "
         + ", ".join(f"{m} {s:.0f}" for m, s in summary["seconds"].items())
         + ". Epochs run per seed (early stopping, patience "
-        + f"{RunConfig().train.patience}, cap {args.epochs}): "
+        + f"{RunConfig().override(args.set).train.patience}, cap {args.epochs}): "
         + "; ".join(f"{m} {e}" for m, e in summary["epochs_run"].items())
         + ".",
     ]

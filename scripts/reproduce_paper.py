@@ -179,9 +179,15 @@ def prepare_data(args: argparse.Namespace, work: Path) -> Data:
     ``items.csv`` beside the data are used as feature tables."""
     tasks = tuple(args.tasks.split(",")) if args.tasks else None
     if args.data is None:
+        knobs = {  # generator settings beyond the preset's, in the key and the text
+            "latent noise τ": args.latent_noise,
+            "affinity weight α": args.affinity_weight,
+            **{f"{t} rate": r for t, r in args.rate},
+        }
+        knobs = {k: v for k, v in knobs.items() if v is not None}
         key = (
             f"synthetic-{args.synthetic}-u{args.users}-i{args.items}-n{args.interactions}"
-            f"-seed{args.data_seed}"
+            f"-seed{args.data_seed}" + (f"-{_short_hash(knobs)}" if knobs else "")
         )
         d = work / key / f"seed{args.data_seed}"
         if not _ready(d):
@@ -193,9 +199,10 @@ def prepare_data(args: argparse.Namespace, work: Path) -> Data:
             )
         description = (
             f"the collaborative synthetic log ({args.synthetic} generator, {args.users} users, "
-            f"{args.items} items, {args.interactions} impressions, data seed "
-            f"{args.data_seed}; features uninformative and not given: ids only), split by "
-            "time 80/10/10"
+            f"{args.items} items, {args.interactions} impressions, "
+            + "".join(f"{k} {v}, " for k, v in knobs.items())
+            + f"data seed {args.data_seed}; features uninformative and not given: ids only), "
+            "split by time 80/10/10"
         )
         return _data(key, description, d, d / "graphs", tasks)
     src = Path(args.data).resolve()

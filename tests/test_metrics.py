@@ -11,8 +11,8 @@ from mogenet.datasets.log import InteractionLog
 from mogenet.metrics import (
     auc,
     evaluate,
-    expected_auc,
     evaluate_log,
+    expected_auc,
     format_table,
     gauc,
     logloss,

@@ -141,3 +141,15 @@ def test_model_set_reaches_one_model():
     assert keys[("table2", "MMoE")] == plain[("table2", "MMoE")]
     with pytest.raises(InputError, match="--models"):
         rp.parse_args(["--models", "nope"])
+
+
+def test_generator_knobs_key_and_describe_the_log(tmp_path):
+    """--latent-noise / --affinity-weight / --rate give a different cached log (never a
+    stale one under the preset's key) and are named in the report's data text."""
+    base = ["--quick", "--work", str(tmp_path / "w")]
+    plain = rp.prepare_data(rp.parse_args(base), tmp_path / "w")
+    knobs = ["--latent-noise", "0.3", "--affinity-weight", "2.0", "--rate", "buy=0.01"]
+    tuned = rp.prepare_data(rp.parse_args([*base, *knobs]), tmp_path / "w")
+    assert plain.name != tuned.name and plain.fingerprint != tuned.fingerprint
+    assert "latent noise τ 0.3, affinity weight α 2.0, buy rate 0.01" in tuned.description
+    assert "latent noise" not in plain.description
