@@ -153,3 +153,13 @@ def test_generator_knobs_key_and_describe_the_log(tmp_path):
     assert plain.name != tuned.name and plain.fingerprint != tuned.fingerprint
     assert "latent noise τ 0.3, affinity weight α 2.0, buy rate 0.01" in tuned.description
     assert "latent noise" not in plain.description
+
+
+def test_collab_preset_sets_the_generator_knobs_and_the_contrastive_loss():
+    args = rp.parse_args(["--preset", "collab"])
+    assert (args.users, args.items, args.interactions) == (4000, 1000, 240_000)
+    assert (args.latent_noise, args.affinity_weight) == (0.3, 2.0)
+    assert rp.parse_args(["--preset", "collab", "--latent-noise", "0.5"]).latent_noise == 0.5
+    assert rp.parse_args(["--preset", "small"]).latent_noise is None
+    config = rp.resolve(rp.Spec("table2", "MMoE", "mmoe", []), args)
+    assert config.loss.contrastive == 1.0
