@@ -931,16 +931,19 @@ def markdown(report: dict[str, Any], *, image_prefix: str) -> str:
 # ------------------------------------------------------------------------- README
 
 
-def update_readme(readme: str | os.PathLike, body: str) -> None:
-    """Replace the text between the results markers of ``readme`` (atomically)."""
+def update_readme(readme: str | os.PathLike, body: str, section: str = "results") -> None:
+    """Replace the text between the ``<!-- SECTION:start -->`` and ``<!-- SECTION:end
+    -->`` markers of ``readme`` (atomically; default: :data:`RESULTS_START` /
+    :data:`RESULTS_END`)."""
     path = Path(readme)
     text = path.read_text()
-    if text.count(RESULTS_START) != 1 or text.count(RESULTS_END) != 1:
-        raise InputError(f"needs one {RESULTS_START} and one {RESULTS_END} marker", file=path)
-    head, rest = text.split(RESULTS_START)
-    _, tail = rest.split(RESULTS_END)
+    start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
+    if text.count(start) != 1 or text.count(end) != 1:
+        raise InputError(f"needs one {start} and one {end} marker", file=path)
+    head, rest = text.split(start)
+    _, tail = rest.split(end)
     with atomic_path(path) as tmp:
-        tmp.write_text(f"{head}{RESULTS_START}\n{body.strip()}\n{RESULTS_END}{tail}")
+        tmp.write_text(f"{head}{start}\n{body.strip()}\n{end}{tail}")
 
 
 # ---------------------------------------------------------------------------- main
@@ -973,6 +976,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--work", default="bench/paper_work")
     p.add_argument("--out", default="bench/paper", help="folder for paper.json/.md and PNGs")
     p.add_argument("--readme", help="replace this README's results section")
+    p.add_argument(
+        "--readme-section",
+        default="results",
+        help="marker name of that section: <!-- NAME:start --> … <!-- NAME:end -->",
+    )
     p.set_defaults(users=None, items=None, interactions=None, epochs=None)
     args = p.parse_args(argv)
     argv = sys.argv[1:] if argv is None else argv
@@ -1061,7 +1069,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     write_report(out / "paper.json", to_jsonable(report), f"# MoGENet paper reproduction\n\n{body}")
     if args.readme:
         prefix = os.path.relpath(out.resolve(), Path(args.readme).resolve().parent)
-        update_readme(args.readme, markdown(report, image_prefix=Path(prefix).as_posix() + "/"))
+        body = markdown(report, image_prefix=Path(prefix).as_posix() + "/")
+        update_readme(args.readme, body, args.readme_section)
     if failures:
         raise RuntimeError(f"{len(failures)} run(s) failed:\n" + "\n".join(failures))
     return report

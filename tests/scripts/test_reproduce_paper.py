@@ -95,6 +95,11 @@ def test_update_readme_needs_markers(tmp_path):
     readme.write_text(f"a\n{rp.RESULTS_START}\nold\n{rp.RESULTS_END}\nb\n")
     rp.update_readme(readme, "new\n")
     assert readme.read_text() == f"a\n{rp.RESULTS_START}\nnew\n{rp.RESULTS_END}\nb\n"
+    readme.write_text("a\n<!-- results-collab:start -->\nold\n<!-- results-collab:end -->\n")
+    with pytest.raises(InputError, match="results:start"):
+        rp.update_readme(readme, "new")  # only the default section's markers count
+    rp.update_readme(readme, "new", "results-collab")
+    assert "\nnew\n<!-- results-collab:end -->" in readme.read_text()
 
 
 def _configs(*argv: str) -> tuple[argparse.Namespace, dict[str, rp.RunConfig], dict]:
