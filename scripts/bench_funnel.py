@@ -26,7 +26,9 @@ runs the tasks' own order.
 
     python scripts/bench_funnel.py --seeds 0,1,2 --out bench/funnel.json
     python scripts/bench_funnel.py --seeds 0,1,2,3,4 --users 5000 --items 2000 \
-        --interactions 1000000 --rate buy=0.001 --out bench/funnel_sparse.json
+        --interactions 1000000 --rate buy=0.001 --set train.batch_size=2048 \
+        --set train.lr=2e-3 --set train.patience=3 --epochs 20 \
+        --out bench/funnel_sparse.json
     python scripts/bench_funnel.py --quick --out /tmp/funnel.json     # smoke test
 
 Writes JSON and a Markdown table (``.md`` beside the JSON).
