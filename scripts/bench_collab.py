@@ -18,9 +18,11 @@ Writes JSON and a Markdown table (``.md`` beside the JSON).
 from __future__ import annotations
 
 import argparse
+import multiprocessing
 import sys
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -120,6 +122,29 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
         print(f"seed {seed} {name}: {_gaucs(rows['model'])} ({out['seconds'][name]:.0f} s)")
     out["baselines"]["itemcf"] = item_cf(d)
     return out
+
+
+def _run_seed_alone(seed: int, args: argparse.Namespace, work: Path) -> dict:
+    """:func:`run_seed` in a worker process of ``--jobs``, on one thread."""
+    import torch
+
+    torch.set_num_threads(1)
+    warnings.filterwarnings("ignore")
+    return run_seed(seed, args, work)
+
+
+def run_seeds(args: argparse.Namespace) -> list[dict]:
+    """Every seed's metrics, in seed order; ``args.jobs`` seeds at a time."""
+    work = Path(args.work)
+    if args.jobs <= 1:
+        return [run_seed(s, args, work) for s in args.seeds]
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
+        return list(
+            pool.map(
+                _run_seed_alone, args.seeds, [args] * len(args.seeds), [work] * len(args.seeds)
+            )
+        )
 
 
 def train_and_evaluate(
@@ -229,10 +254,13 @@ def main(argv: list[str] | None = None) -> dict:
     add_data_args(p)
     p.add_argument("--work", default="bench/collab_work")
     p.add_argument("--out", default="bench/collab.json")
+    p.add_argument(
+        "--jobs", type=int, default=1, help="seeds run in parallel (processes, one thread each)"
+    )
     args = p.parse_args(argv)
     args.argv = list(argv if argv is not None else sys.argv[1:])
     warnings.filterwarnings("ignore")
-    per_seed = [run_seed(s, args, Path(args.work)) for s in args.seeds]
+    per_seed = run_seeds(args)
     summary = summarise(per_seed)
     report = {"args": vars(args), "per_seed": per_seed, "summary": summary}
     write_report(args.out, report, markdown(summary, args))
