@@ -14,7 +14,8 @@ takes well under a second.
 * :func:`logloss` / :func:`logloss_with_logits` — mean binary cross-entropy.
 * :func:`rela_impr` — relative improvement of an AUC (or GAUC) over a base model's.
 * :func:`evaluate` — all of the above for every task of a model or scorer.
-* :func:`format_table` — scorers side by side (model, popularity, oracle).
+* :func:`format_table` — scorers side by side (model, popularity, oracle);
+  :func:`format_tables` adds the ``auc_true`` table where there is one.
 * :func:`to_jsonable` — NaN → ``None`` so metrics serialise as JSON ``null``.
 
 Undefined values are NaN, never an exception: AUC with a single class present,
@@ -40,11 +41,14 @@ __all__ = [
     "evaluate",
     "evaluate_log",
     "format_table",
+    "format_tables",
     "to_jsonable",
 ]
 
 #: Metric names :func:`evaluate` returns for each task.
 METRICS = ("auc", "gauc", "logloss", "positives", "count")
+#: The metric :func:`evaluate` adds for tasks whose true probabilities it is given.
+TRUE_AUC = "auc_true"
 
 
 def _to_numpy(x: Any) -> np.ndarray:
@@ -264,9 +268,13 @@ def rela_impr(value: float, base: float) -> float:
 
 
 def evaluate(
-    labels: Mapping[str, Any], scores: Mapping[str, Any], groups: Any
+    labels: Mapping[str, Any],
+    scores: Mapping[str, Any],
+    groups: Any,
+    *,
+    truth: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, float]]:
-    """Per-task AUC, GAUC and logloss.
+    """Per-task AUC, GAUC and logloss (and, given the true probabilities, ``auc_true``).
 
     Args:
         labels: ``{task: [N] 0/1}``.
@@ -274,10 +282,15 @@ def evaluate(
             logloss needs them (apply a sigmoid to model logits first).  Tasks
             without scores (an oracle knows only some tasks) are left out.
         groups: ``[N]`` user id per example, for GAUC.
+        truth: ``{task: [N] true probability}`` where they are known (synthetic
+            logs' ``oracle_<task>`` columns).  Each scored task in it also gets
+            ``auc_true`` = :func:`expected_auc`: the AUC without the noise of which
+            rows happened to be positives, which dominates on sparse tasks.
 
     Returns:
-        ``{task: {"auc", "gauc", "logloss", "positives", "count"}}`` in the order of
-        ``labels``; undefined metrics are NaN (see :func:`to_jsonable`).
+        ``{task: {"auc", "gauc", "logloss", "positives", "count"}}`` (plus
+        ``"auc_true"``, see ``truth``) in the order of ``labels``; undefined metrics
+        are NaN (see :func:`to_jsonable`).
     """
     unknown = [t for t in scores if t not in labels]
     if unknown:
@@ -294,6 +307,8 @@ def evaluate(
             "positives": int(yt.sum()),
             "count": int(yt.size),
         }
+        if truth is not None and task in truth:
+            out[task][TRUE_AUC] = expected_auc(truth[task], st)
     return out
 
 
@@ -385,3 +400,13 @@ def format_table(
             line.append(cells.ljust(block[t]))
         lines.append(gap.join(line).rstrip())
     return "\n".join(lines)
+
+
+def format_tables(rows: Mapping[str, Mapping[str, Mapping[str, float]]]) -> str:
+    """:func:`format_table` of AUC and GAUC, then, where the rows have ``auc_true``
+    (synthetic data, whose true probabilities are known), a table of it."""
+    text = format_table(rows)
+    if any(TRUE_AUC in m for result in rows.values() for m in result.values()):
+        text += "\n\nAUC against the true probabilities (no test-label noise):\n"
+        text += format_table(rows, metric=TRUE_AUC)
+    return text

@@ -482,8 +482,10 @@ def evaluate(
 ) -> dict[str, dict[str, dict[str, float]]]:
     """Metrics of the model, the popularity baseline and (synthetic data) the oracle.
 
-    Returns ``{"model": {task: metrics}, "popularity": …, "oracle": …}`` (the oracle
-    only when ``data`` has ``oracle_<task>`` columns).  With ``topk`` (e.g.
+    Returns ``{"model": {task: metrics}, "popularity": …, "oracle": …}``.  The oracle
+    row is there only when ``data`` has ``oracle_<task>`` columns; those true
+    probabilities also give every scorer ``auc_true`` per task
+    (:func:`mogenet.metrics.expected_auc`).  With ``topk`` (e.g.
     ``(10, 20)``) the model and popularity metrics also hold ``recall@K`` and
     ``ndcg@K`` over full item rankings (:func:`mogenet.retrieval.evaluate_retrieval`).
     """
@@ -491,13 +493,13 @@ def evaluate(
     log = read_log(data, CsvSchema(tasks=run.tasks))
     labels = {t: log.frame[t].to_numpy() for t in run.tasks}
     groups = log.frame[USER].to_numpy()
-    rows = {
-        "model": evaluate_scores(labels, score_log(run, log, device=device), groups),
-        "popularity": evaluate_scores(labels, run.popularity.predict(log), groups),
-    }
     oracle = oracle_scores(log)
+    rows = {
+        "model": evaluate_scores(labels, score_log(run, log, device=device), groups, truth=oracle),
+        "popularity": evaluate_scores(labels, run.popularity.predict(log), groups, truth=oracle),
+    }
     if oracle:
-        rows["oracle"] = evaluate_scores(labels, oracle, groups)
+        rows["oracle"] = evaluate_scores(labels, oracle, groups, truth=oracle)
     if topk:
         from mogenet.retrieval import evaluate_retrieval
 

@@ -9,11 +9,13 @@ from sklearn.metrics import log_loss, roc_auc_score
 
 from mogenet.datasets.log import InteractionLog
 from mogenet.metrics import (
+    TRUE_AUC,
     auc,
     evaluate,
     evaluate_log,
     expected_auc,
     format_table,
+    format_tables,
     gauc,
     logloss,
     logloss_with_logits,
@@ -146,6 +148,29 @@ def test_evaluate_and_jsonable():
     assert js["model"]["buy"]["auc"] is None
     assert isinstance(js["model"]["click"]["positives"], int)
     assert json.loads(json.dumps(js, allow_nan=False)) == js
+
+
+def test_evaluate_adds_auc_true_for_tasks_with_known_probabilities():
+    rng = np.random.default_rng(3)
+    p = rng.uniform(0.01, 0.5, size=400)
+    y = (rng.uniform(size=400) < p).astype(np.int8)
+    s = p + rng.normal(0, 0.1, size=400)
+    g = rng.integers(0, 20, size=400)
+    labels = {"click": y, "buy": y}
+    out = evaluate(labels, {"click": s, "buy": s}, g, truth={"click": p})
+    assert out["click"][TRUE_AUC] == pytest.approx(expected_auc(p, s), abs=1e-12)
+    assert out["click"][TRUE_AUC] != pytest.approx(out["click"]["auc"], abs=1e-6)
+    assert TRUE_AUC not in out["buy"]  # no true probabilities for buy
+    assert TRUE_AUC not in evaluate(labels, {"click": s}, g)["click"]  # none given
+
+
+def test_format_tables_adds_the_true_auc_table_only_when_there_is_one():
+    plain = {"model": {"click": {"auc": 0.7, "gauc": 0.6}}}
+    assert format_tables(plain) == format_table(plain)
+    rows = {"model": {"click": {"auc": 0.7, "gauc": 0.6, TRUE_AUC: 0.75}}}
+    text = format_tables(rows)
+    assert text.startswith(format_table(rows))
+    assert text.endswith(format_table(rows, metric=TRUE_AUC)) and "0.7500" in text
 
 
 def test_evaluate_log():

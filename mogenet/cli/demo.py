@@ -39,7 +39,7 @@ def run(args) -> None:
     from mogenet.config import RunConfig
     from mogenet.datasets.synthetic import SyntheticConfig, generate
     from mogenet.export import export_embeddings
-    from mogenet.metrics import format_table
+    from mogenet.metrics import format_tables
 
     show_warnings_briefly()
     # the run configuration first: a bad --config/--model fails before any work
@@ -98,4 +98,4 @@ def run(args) -> None:
 
     print()
     print("test metrics (model vs popularity baseline vs oracle = true probabilities):")
-    print(format_table(rows))
+    print(format_tables(rows))

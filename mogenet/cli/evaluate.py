@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 
 from mogenet.cli.common import show_warnings_briefly
-from mogenet.metrics import format_table
+from mogenet.metrics import format_table, format_tables
 
 
 def topk_arg(value: str) -> tuple[int, ...]:
@@ -25,10 +25,12 @@ def add_parser(sub) -> None:
         "evaluate",
         help="per-task AUC/GAUC/logloss beside popularity and oracle",
         description="Per-task AUC, GAUC and logloss of a run on a labelled file, beside the "
-        "popularity baseline and (synthetic data) the oracle. With --topk, also Recall@K and "
-        "NDCG@K over full item rankings (NGCF/LightGCN protocol: every item of the training "
-        "graph is ranked by the model's logit for the task, except the user's training "
-        "interactions; the held-out positives are the task's positive pairs in the file).",
+        "popularity baseline and (synthetic data) the oracle, whose true probabilities also "
+        "give each scorer auc_true, the AUC without test-label noise. With --topk, also "
+        "Recall@K and NDCG@K over full item rankings (NGCF/LightGCN protocol: every item of "
+        "the training graph is ranked by the model's logit for the task, except the user's "
+        "training interactions; the held-out positives are the task's positive pairs in the "
+        "file).",
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--data", required=True, metavar="TEST.csv")
@@ -51,7 +53,7 @@ def run(args) -> None:
     rows = pipeline.evaluate(args.run_dir, args.data, device=args.device, topk=args.topk)
     out = args.out or Path(args.run_dir) / f"metrics.{Path(args.data).stem}.json"
     pipeline.write_metrics(out, rows, args.run_dir, args.data)
-    print(format_table(rows))
+    print(format_tables(rows))
     for k in args.topk:
         ranked = {name: rows[name] for name in ("model", "popularity")}
         print(f"\ntop-{k} retrieval over all items (training interactions excluded):")

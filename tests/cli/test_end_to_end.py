@@ -24,6 +24,10 @@ def test_demo_tiny(tmp_path, capsys):
     metrics = json.loads((out / "run" / "metrics.test.json").read_text())
     assert set(metrics["baselines"]) == {"popularity", "oracle"}
     assert 0.0 <= metrics["click"]["auc"] <= 1.0
+    # synthetic data: every scorer also has the AUC against the true probabilities
+    assert 0.5 < metrics["baselines"]["oracle"]["buy"]["auc_true"] <= 1.0
+    assert 0.0 <= metrics["click"]["auc_true"] <= 1.0
+    assert "AUC against the true probabilities" in text
     assert (out / "embeddings" / "users.parquet").exists()
     assert metrics["run"]["model"] == "mogenet"  # the mogenet-fast configuration
     assert "trained mogenet (mogenet-fast)" in text
