@@ -109,11 +109,21 @@ def _task_rate(text: str) -> tuple[str, float]:
     return task, value
 
 
+def _models(text: str) -> list[str]:
+    names = [m for m in text.split(",") if m]
+    unknown = [m for m in names if m not in MODELS]
+    if unknown or not names:
+        bad = ", ".join(unknown) or "(none given)"
+        raise argparse.ArgumentTypeError(f"unknown model(s) {bad}; choose from {', '.join(MODELS)}")
+    return names
+
+
 def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
     """Metrics of every model (and the baselines) for one seed."""
     d = prepare(seed, args, work)
     out: dict = {"models": {}, "seconds": {}}
-    for name, sets in MODELS.items():
+    for name in args.models:
+        sets = MODELS[name]
         start = time.perf_counter()
         rows, _ = train_and_evaluate(d, name, sets, seed, args)
         out["models"][name] = rows["model"]
@@ -177,9 +187,11 @@ def _gaucs(metrics: dict) -> str:
 
 def summarise(per_seed: list[dict]) -> dict:
     """Mean GAUC per scorer and task, MoGENet − MMoE, and shares of the oracle lift."""
-    tasks = list(per_seed[0]["models"]["mmoe"])
+    models = list(per_seed[0]["models"])
+    tasks = list(per_seed[0]["models"][models[0]])
+    gains = [(a, b) for a, b in GAINS if a in models and b in models]
     scorers = {
-        **{m: "models" for m in MODELS},
+        **{m: "models" for m in models},
         "itemcf": "baselines",
         "popularity": "baselines",
         "oracle": "baselines",
@@ -192,9 +204,9 @@ def summarise(per_seed: list[dict]) -> dict:
         s: {t: float(np.std([r[where][s][t]["gauc"] for r in per_seed])) for t in tasks}
         for s, where in scorers.items()
     }
-    lift = {m: {t: (mean[m][t] - 0.5) / (mean["oracle"][t] - 0.5) for t in tasks} for m in MODELS}
-    gain = {f"{a} − {b}": {t: 100 * (mean[a][t] - mean[b][t]) for t in tasks} for a, b in GAINS}
-    p_value = {f"{a} − {b}": {t: paired_p(per_seed, a, b, t) for t in tasks} for a, b in GAINS}
+    lift = {m: {t: (mean[m][t] - 0.5) / (mean["oracle"][t] - 0.5) for t in tasks} for m in models}
+    gain = {f"{a} − {b}": {t: 100 * (mean[a][t] - mean[b][t]) for t in tasks} for a, b in gains}
+    p_value = {f"{a} − {b}": {t: paired_p(per_seed, a, b, t) for t in tasks} for a, b in gains}
     return {
         "tasks": tasks,
         "mean_gauc": mean,
@@ -239,7 +251,7 @@ def markdown(summary: dict, args: argparse.Namespace) -> str:
         p = summary["p_value"][name]
         cells = " | ".join(f"{p[t]:.3g}" for t in tasks)
         lines.append(f"| {name}: paired t-test p | {cells} |")
-    for m in MODELS:
+    for m in summary["oracle_lift"]:
         lines.append(
             f"| {m}: share of oracle lift | "
             + " | ".join(f"{100 * summary['oracle_lift'][m][t]:.0f} %" for t in tasks)
@@ -254,6 +266,12 @@ def main(argv: list[str] | None = None) -> dict:
     add_data_args(p)
     p.add_argument("--work", default="bench/collab_work")
     p.add_argument("--out", default="bench/collab.json")
+    p.add_argument(
+        "--models",
+        type=_models,
+        default=list(MODELS),
+        help=f"comma-separated subset of {', '.join(MODELS)} (default: all)",
+    )
     p.add_argument(
         "--jobs", type=int, default=1, help="seeds run in parallel (processes, one thread each)"
     )

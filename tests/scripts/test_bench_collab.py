@@ -8,6 +8,8 @@ import math
 import sys
 from pathlib import Path
 
+import pytest
+
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
@@ -72,7 +74,7 @@ def test_paired_p_matches_scipy_and_is_nan_for_one_seed():
 def test_jobs_keep_seed_order(tmp_path):
     """``--jobs 2`` runs the seeds in worker processes and returns them in seed order:
     the data-only oracle scores match a serial run seed for seed."""
-    common = ["--seeds", "1,0", *TINY, "--epochs", "1"]
+    common = ["--seeds", "1,0", *TINY, "--models", "mmoe"]
     serial = bench_collab.main(
         [*common, "--work", str(tmp_path / "a"), "--out", str(tmp_path / "a.json")]
     )
@@ -85,3 +87,25 @@ def test_jobs_keep_seed_order(tmp_path):
     for s, p in zip(a, b, strict=True):
         assert s["baselines"]["oracle"] == p["baselines"]["oracle"]
     assert serial["mean_gauc"]["oracle"] == parallel["mean_gauc"]["oracle"]
+
+
+def test_models_subset_reports_only_the_gains_it_has(tmp_path, capsys):
+    out = tmp_path / "c.json"
+    summary = bench_collab.main(
+        [
+            "--seeds",
+            "0",
+            *TINY,
+            "--models",
+            "mmoe,mogenet+contrastive",
+            "--work",
+            str(tmp_path / "w"),
+            "--out",
+            str(out),
+        ]
+    )
+    assert set(summary["gain_points"]) == {"mogenet+contrastive − mmoe"}
+    assert set(summary["oracle_lift"]) == {"mmoe", "mogenet+contrastive"}
+    with pytest.raises(SystemExit):
+        bench_collab.main(["--models", "mmoe,nope"])
+    assert "unknown model(s) nope" in capsys.readouterr().err
