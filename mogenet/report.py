@@ -40,6 +40,7 @@ from typing import Any
 
 from mogenet.errors import InputError
 from mogenet.io import atomic_path
+from mogenet.metrics import TRUE_AUC
 
 __all__ = ["build_report", "load_history", "sigmas", "write_html_report"]
 
@@ -237,7 +238,7 @@ def _cell(value: Any) -> str:
 
 
 def _metric_columns(rows: dict[str, dict[str, dict]]) -> list[str]:
-    order = ["auc", "gauc", "logloss"]
+    order = ["auc", TRUE_AUC, "gauc", "logloss"]
     extra = sorted(
         {m for r in rows.values() for v in r.values() for m in v if "@" in m},
         key=lambda m: (m.split("@")[0] != "recall", int(m.split("@")[1])),

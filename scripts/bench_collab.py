@@ -129,7 +129,10 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
         out["models"][name] = rows["model"]
         out["baselines"] = {k: v for k, v in rows.items() if k != "model"}
         out["seconds"][name] = time.perf_counter() - start
-        print(f"seed {seed} {name}: {_gaucs(rows['model'])} ({out['seconds'][name]:.0f} s)")
+        print(
+            f"seed {seed} {name}: {_gaucs(rows['model'])} ({out['seconds'][name]:.0f} s)",
+            flush=True,
+        )
     out["baselines"]["itemcf"] = item_cf(d)
     return out
 

@@ -65,7 +65,14 @@ def fake_run(directory: Path, *, epochs=3, gates=True, lr=True) -> Path:
     }
     (directory / "metrics.json").write_text(json.dumps({**valid, "run": info}))
     test = {
-        t: {"auc": 0.62, "gauc": 0.56, "logloss": 0.3, "recall@10": 0.25, "ndcg@10": 0.125}
+        t: {
+            "auc": 0.62,
+            "auc_true": 0.6875,
+            "gauc": 0.56,
+            "logloss": 0.3,
+            "recall@10": 0.25,
+            "ndcg@10": 0.125,
+        }
         for t in TASKS
     }
     baselines = {"popularity": {t: {"auc": 0.58, "gauc": 0.5, "logloss": 0.35} for t in TASKS}}
@@ -117,8 +124,9 @@ def test_report_has_every_plot(full_run):
 def test_report_tables(full_run):
     page = (full_run / "report.html").read_text()
     assert "metrics.test.json" in page and "data/test.csv" in page
-    for header in ("<th>recall@10</th>", "<th>ndcg@10</th>", "<th>gauc</th>"):
+    for header in ("<th>recall@10</th>", "<th>ndcg@10</th>", "<th>gauc</th>", "<th>auc_true</th>"):
         assert header in page
+    assert "<td>0.6875</td>" in page  # synthetic data's auc_true
     assert page.count('<tr class="model">') == 2 * len(TASKS)  # valid + test rows
     assert "<td>popularity</td>" in page and "<td>0.1250</td>" in page
     assert "config.yaml" in page and "weighting: uncertainty" in page
