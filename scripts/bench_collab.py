@@ -19,7 +19,9 @@ from __future__ import annotations
 
 import argparse
 import multiprocessing
+import os
 import sys
+import threading
 import time
 import warnings
 from concurrent.futures import ProcessPoolExecutor
@@ -137,13 +139,30 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
     return out
 
 
-def _run_seed_alone(seed: int, args: argparse.Namespace, work: Path) -> dict:
-    """:func:`run_seed` in a worker process of ``--jobs``, on one thread."""
+def worker_pool(jobs: int) -> ProcessPoolExecutor:
+    """``jobs`` spawned worker processes, each on one torch thread, that exit when
+    this process dies: killing only the parent (``kill PID``) would otherwise
+    leave them training until their job ends, competing for the cores."""
+    context = multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(
+        max_workers=jobs, mp_context=context, initializer=_init_worker, initargs=(os.getpid(),)
+    )
+
+
+def _init_worker(parent: int) -> None:
     import torch
 
     torch.set_num_threads(1)
     warnings.filterwarnings("ignore")
-    return run_seed(seed, args, work)
+    threading.Thread(target=_exit_with_parent, args=(parent,), daemon=True).start()
+
+
+def _exit_with_parent(parent: int, poll: float = 1.0) -> None:
+    """Exit this worker once ``parent`` is no longer its parent (it died and the
+    worker was re-parented)."""
+    while os.getppid() == parent:
+        time.sleep(poll)
+    os._exit(1)
 
 
 def run_seeds(args: argparse.Namespace) -> list[dict]:
@@ -151,13 +170,9 @@ def run_seeds(args: argparse.Namespace) -> list[dict]:
     work = Path(args.work)
     if args.jobs <= 1:
         return [run_seed(s, args, work) for s in args.seeds]
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=args.jobs, mp_context=context) as pool:
-        return list(
-            pool.map(
-                _run_seed_alone, args.seeds, [args] * len(args.seeds), [work] * len(args.seeds)
-            )
-        )
+    n = len(args.seeds)
+    with worker_pool(args.jobs) as pool:
+        return list(pool.map(run_seed, args.seeds, [args] * n, [work] * n))
 
 
 def train_and_evaluate(

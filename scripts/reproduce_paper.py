@@ -33,12 +33,11 @@ import dataclasses
 import hashlib
 import json
 import math
-import multiprocessing
 import os
 import sys
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from ablation_mogenet import KAPPAS, LOSSES  # noqa: E402
-from bench_collab import add_data_args, prepare  # noqa: E402
+from bench_collab import add_data_args, prepare, worker_pool  # noqa: E402
 
 from mogenet import pipeline  # noqa: E402
 from mogenet.compare import RunMetrics, compare_runs, load_run_metrics, metrics_file  # noqa: E402
@@ -401,8 +400,7 @@ def execute(jobs: list[dict[str, Any]], workers: int) -> list[str]:
             except Exception as e:  # one failed run must not lose the others
                 report(i, job, None, e)
         return failures
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+    with worker_pool(workers) as pool:
         futures = {pool.submit(run_job, job): job for job in jobs}
         for i, future in enumerate(as_completed(futures), 1):
             try:

@@ -109,3 +109,46 @@ def test_models_subset_reports_only_the_gains_it_has(tmp_path, capsys):
     with pytest.raises(SystemExit):
         bench_collab.main(["--models", "mmoe,nope"])
     assert "unknown model(s) nope" in capsys.readouterr().err
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie nobody reaped counts as gone)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in status
+
+
+@pytest.mark.skipif(not Path("/proc/self/status").exists(), reason="needs Linux /proc")
+def test_workers_exit_when_their_parent_is_killed():
+    """``worker_pool`` workers (``--jobs``) do not outlive a parent killed with SIGKILL."""
+    import subprocess
+    import time
+
+    parent = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import os, sys, time\n"
+            f"sys.path.insert(0, {str(SCRIPTS)!r})\n"
+            "import bench_collab\n"
+            "pool = bench_collab.worker_pool(1)\n"
+            "print(pool.submit(os.getpid).result(), flush=True)\n"
+            "pool.submit(time.sleep, 120)\n"
+            "time.sleep(120)\n",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        worker = int(parent.stdout.readline())
+        assert _alive(worker)
+        parent.kill()
+        parent.wait()
+        deadline = time.monotonic() + 20
+        while _alive(worker) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not _alive(worker)
+    finally:
+        parent.kill()
