@@ -43,7 +43,6 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_collab import add_data_args, paired_p, prepare, train_and_evaluate  # noqa: E402
@@ -83,15 +82,15 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
         out["epochs"][name] = len(fit.history)
         gaucs = " ".join(f"{t} {m['gauc']:.4f}" for t, m in rows["model"].items())
         print(f"seed {seed} {name}: GAUC {gaucs} ({out['seconds'][name]:.0f} s)", flush=True)
-    out["positives"] = _positives(d)
+    out["positives"] = _positives(rows["model"])
     return out
 
 
-def _positives(d: Path) -> dict:
-    """Positive labels per task in the test split (how sparse each task is)."""
-    test = pd.read_csv(d / "test.csv")
-    tasks = [c for c in test.columns if f"oracle_{c}" in test.columns]
-    return {"rows": len(test), **{t: int(test[t].sum()) for t in tasks}}
+def _positives(metrics: dict) -> dict:
+    """Test rows and positive labels per task (how sparse each task is), from the
+    test metrics :func:`mogenet.pipeline.evaluate` returned."""
+    first = next(iter(metrics.values()))
+    return {"rows": first["count"], **{t: m["positives"] for t, m in metrics.items()}}
 
 
 def summarise(per_seed: list[dict], models: list[str]) -> dict:

@@ -88,11 +88,6 @@ KAPPA_NAMES = {"product": "EP", "concat": "CON", "add": "ADD", "mlp": "MLP"}
 GRAPH_EXPERTS = tuple(range(NUM_INTERACTIONS + 1))
 STUDIES = ("table2", "table3", "table4", "table5", "fig2")
 
-#: Reproduction presets: data size, epochs cap, seeds, parallel runs, shared settings.
-#: ``small`` fits ALL tables and plots in < 30 min on a calm 2-core CPU; ``collab`` is
-#: the denser log where the graph helps (Table 2 alone takes about an hour on CPU);
-#: ``full`` is meant for a GPU (``--device cuda``).  Every value can be overridden by
-#: its flag.
 #: Training settings of the CPU presets ``small`` and ``collab`` (fast convergence,
 #: fanout 5 in every channel, single-process sampling).
 CPU_SETS = [
@@ -104,6 +99,11 @@ CPU_SETS = [
     "sampler.item_sim=[5,5]",
     "sampler.num_workers=0",
 ]
+#: Reproduction presets: data size, epochs cap, seeds, parallel runs, shared settings.
+#: ``small`` fits ALL tables and plots in < 30 min on a calm 2-core CPU; ``collab`` is
+#: the denser log where the graph helps (Table 2 alone takes about an hour on CPU);
+#: ``full`` is meant for a GPU (``--device cuda``).  Every value can be overridden by
+#: its flag.
 PRESETS: dict[str, dict[str, Any]] = {
     "quick": {  # smoke test: tiny log, 1 epoch
         "synthetic": "demo",
@@ -155,8 +155,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     },
 }
 
-RESULTS_START = "<!-- results:start -->"
-RESULTS_END = "<!-- results:end -->"
+
+def readme_markers(section: str) -> tuple[str, str]:
+    """The ``<!-- SECTION:start -->`` / ``<!-- SECTION:end -->`` pair around a
+    generated README section."""
+    return f"<!-- {section}:start -->", f"<!-- {section}:end -->"
+
+
+RESULTS_START, RESULTS_END = readme_markers("results")
 
 # Settings that do not change what a run computes (not part of its cache key).
 _NOT_IN_KEY = {("train", "seed"), ("train", "cpu_threads"), ("train", "tensorboard")}
@@ -348,11 +354,8 @@ def run_key(config: RunConfig, data: Data) -> str:
 
 def run_job(job: dict[str, Any]) -> dict[str, Any]:
     """Train (or resume) and evaluate one (configuration, seed); returns its timing.
-    Runs in a worker process with ``--jobs`` > 1."""
-    import torch
-
-    torch.set_num_threads(1)
-    warnings.filterwarnings("ignore")
+    Runs in a worker process with ``--jobs`` > 1; either way on one torch thread,
+    set by :func:`main` or by the :func:`bench_collab.worker_pool` initializer."""
     run_dir = Path(job["run_dir"])
     start = time.perf_counter()
     if not job["force"] and (run_dir / INCOMPLETE).is_file() and (run_dir / CHECKPOINT).is_file():
@@ -924,12 +927,11 @@ def markdown(report: dict[str, Any], *, image_prefix: str) -> str:
 
 
 def update_readme(readme: str | os.PathLike, body: str, section: str = "results") -> None:
-    """Replace the text between the ``<!-- SECTION:start -->`` and ``<!-- SECTION:end
-    -->`` markers of ``readme`` (atomically; default: :data:`RESULTS_START` /
-    :data:`RESULTS_END`)."""
+    """Replace the text between the :func:`readme_markers` of ``section`` in
+    ``readme`` (atomically; default: :data:`RESULTS_START` / :data:`RESULTS_END`)."""
     path = Path(readme)
     text = path.read_text()
-    start, end = f"<!-- {section}:start -->", f"<!-- {section}:end -->"
+    start, end = readme_markers(section)
     if text.count(start) != 1 or text.count(end) != 1:
         raise InputError(f"needs one {start} and one {end} marker", file=path)
     head, rest = text.split(start)
