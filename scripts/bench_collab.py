@@ -70,6 +70,7 @@ def prepare(seed: int, args: argparse.Namespace, work: Path) -> Path:
             for k, v in (
                 ("latent_noise", args.latent_noise),
                 ("affinity_weight", args.affinity_weight),
+                ("num_communities", args.communities),
             )
             if v is not None
         },
@@ -88,6 +89,7 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--interactions", type=int, default=60_000)
     p.add_argument("--latent-noise", type=float, default=None, help="generator tau")
     p.add_argument("--affinity-weight", type=float, default=None, help="generator alpha")
+    p.add_argument("--communities", type=int, default=None, help="generator K (latent communities)")
     p.add_argument(
         "--rate",
         action="append",

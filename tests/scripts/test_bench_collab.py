@@ -3,6 +3,7 @@ their JSON and Markdown (benchmarks are not timed tests: structure only)."""
 
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import sys
@@ -109,6 +110,29 @@ def test_models_subset_reports_only_the_gains_it_has(tmp_path, capsys):
     with pytest.raises(SystemExit):
         bench_collab.main(["--models", "mmoe,nope"])
     assert "unknown model(s) nope" in capsys.readouterr().err
+
+
+def test_generator_options_reach_the_synthetic_config(tmp_path, monkeypatch):
+    """``--communities`` / ``--latent-noise`` / ``--affinity-weight`` set the generator's
+    K, tau and alpha; left out, the preset's values stand."""
+    seen = []
+    real = bench_collab.generate
+    monkeypatch.setattr(bench_collab, "generate", lambda cfg: seen.append(cfg) or real(cfg))
+    parser = argparse.ArgumentParser()
+    bench_collab.add_data_args(parser)
+    opts = ["--users", "60", "--items", "30", "--interactions", "600"]
+    given = parser.parse_args(
+        [*opts, "--communities", "3", "--latent-noise", "0.2", "--affinity-weight", "2.5"]
+    )
+    bench_collab.prepare(0, given, tmp_path / "given")
+    bench_collab.prepare(0, parser.parse_args(opts), tmp_path / "preset")
+    preset = bench_collab.SyntheticConfig.preset("demo")
+    assert (seen[0].num_communities, seen[0].latent_noise, seen[0].affinity_weight) == (3, 0.2, 2.5)
+    assert (seen[1].num_communities, seen[1].latent_noise, seen[1].affinity_weight) == (
+        preset.num_communities,
+        preset.latent_noise,
+        preset.affinity_weight,
+    )
 
 
 def _alive(pid: int) -> bool:
