@@ -250,7 +250,6 @@ def paired_p(per_seed: list[dict], a: str, b: str, task: str, metric: str = "gau
 
 
 def markdown(summary: dict, args: argparse.Namespace) -> str:
-    tasks = summary["tasks"]
     lines = [
         "# MoGENet vs MMoE on collaborative synthetic data",
         "",
@@ -260,9 +259,16 @@ def markdown(summary: dict, args: argparse.Namespace) -> str:
         "",
         "Command: `python scripts/bench_collab.py " + " ".join(args.argv) + "`",
         "",
-        "| scorer | " + " | ".join(tasks) + " |",
-        "|---|" + "---:|" * len(tasks),
+        *table_lines(summary),
     ]
+    return "\n".join(lines) + "\n"
+
+
+def table_lines(summary: dict) -> list[str]:
+    """The Markdown table of :func:`summarise`: mean ± std GAUC per scorer, the gains
+    with their p-values, and each model's share of the oracle's lift."""
+    tasks = summary["tasks"]
+    lines = ["| scorer | " + " | ".join(tasks) + " |", "|---|" + "---:|" * len(tasks)]
     for s, row in summary["mean_gauc"].items():
         cells = [f"{row[t]:.4f} ± {summary['std_gauc'][s][t]:.4f}" for t in tasks]
         lines.append(f"| {s} | " + " | ".join(cells) + " |")
@@ -277,7 +283,7 @@ def markdown(summary: dict, args: argparse.Namespace) -> str:
             + " | ".join(f"{100 * summary['oracle_lift'][m][t]:.0f} %" for t in tasks)
             + " |"
         )
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main(argv: list[str] | None = None) -> dict:
