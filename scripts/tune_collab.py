@@ -99,8 +99,12 @@ def tune(args) -> dict:
     table = {m: [] for m in args.models}
     for (_, m, p, _, _), score in zip(calls, scores, strict=True):
         table[m].append({"point": p, "valid_mean_gauc": score})
-    chosen = {m: max(rows, key=lambda r: r["valid_mean_gauc"])["point"] for m, rows in table.items()}
+    chosen = {m: max(rows, key=_valid)["point"] for m, rows in table.items()}
     return {"grid": table, "chosen": chosen}
+
+
+def _valid(row: dict) -> float:
+    return row["valid_mean_gauc"]
 
 
 def evaluate_held_out(args, chosen: dict) -> list[dict]:
@@ -110,7 +114,7 @@ def evaluate_held_out(args, chosen: dict) -> list[dict]:
     calls = [(dirs[s], m, chosen[m], s, args) for s in args.seeds for m in args.models]
     rows = _map(args, _test_job, calls)
     per_seed = {s: {"seed": s, "models": {}} for s in args.seeds}
-    for (d, m, _, s, _), r in zip(calls, rows, strict=True):
+    for (_, m, _, s, _), r in zip(calls, rows, strict=True):
         per_seed[s]["models"][m] = r["model"]
         per_seed[s]["baselines"] = {k: v for k, v in r.items() if k != "model"}
     for s, d in dirs.items():
