@@ -198,6 +198,15 @@ class TrainConfig:
             machine one thread was 16x faster per step than two (13 ms vs 208 ms,
             MMoE, batch 512, other work running); raise it for wide models.
             ``0`` keeps PyTorch's default.
+        flush_denormal: on CPU, flush subnormal floats (below 1.2e-38) to zero
+            (:func:`torch.set_flush_denormal`, for the whole process).  Weights that
+            get almost no gradient are shrunk by weight decay into the subnormal
+            range, and x86 arithmetic on subnormals is slow: a 64-wide ``Linear``
+            and ``GRUCell`` step with subnormal weights took 54x as long
+            (``scripts/bench_denormal.py``), and
+            MoGENet with the paper's losses on the 480k collaborative log went from
+            46 s to 420 s per epoch after epoch 8, with 80k subnormal parameters.
+            Flushing changes only values that small.  Ignored on CUDA.
         amp: bf16 autocast of the forward pass and loss on CUDA (no loss scaling is
             needed for bf16).  Ignored on CPU, where bf16 matmuls are slower than
             fp32 for these small MLPs and would change the numbers of CPU runs.
@@ -227,6 +236,7 @@ class TrainConfig:
     device: str = "cpu"
     seed: int = 0
     cpu_threads: int = 1
+    flush_denormal: bool = True
     amp: bool = True
     grad_clip: float = 0.0
     lr_schedule: str = "constant"

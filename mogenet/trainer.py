@@ -460,6 +460,8 @@ class Trainer:
         self.device = resolve_device(config.device, self.dist)
         if config.cpu_threads > 0:
             torch.set_num_threads(config.cpu_threads)
+        if config.flush_denormal and self.device.type == "cpu":
+            torch.set_flush_denormal(True)  # process-wide; see TrainConfig.flush_denormal
         self.amp = bool(config.amp) and self.device.type == "cuda"
         self.model = model.to(self.device)
         self.loss = loss.to(self.device)

@@ -194,6 +194,21 @@ def test_amp_is_ignored_on_cpu():
     assert make_trainer(amp=True).amp is False
 
 
+def test_flush_denormal_on_cpu():
+    """``flush_denormal`` turns on flush-to-zero of subnormal floats for the process
+    (subnormal arithmetic is slow on x86); off, a subnormal product survives."""
+    if not torch.set_flush_denormal(False):
+        pytest.skip("this CPU cannot flush denormals (needs x86 with SSE3)")
+    try:
+        tiny = torch.tensor([1e-39])
+        make_trainer(flush_denormal=False)
+        assert (tiny * 1.0).item() != 0.0
+        make_trainer(flush_denormal=True)
+        assert (tiny * 1.0).item() == 0.0
+    finally:
+        torch.set_flush_denormal(False)
+
+
 def test_checkpoint_resume_replays_the_same_training(tmp_path, monkeypatch):
     """Interrupted at epoch 3, resumed from the checkpoint of epoch 2: the same history
     and weights as without the interruption (dropout draws from the restored RNG)."""
