@@ -202,7 +202,7 @@ class TrainConfig:
             (:func:`torch.set_flush_denormal`, for the whole process).  Weights that
             get almost no gradient are shrunk by weight decay into the subnormal
             range, and x86 arithmetic on subnormals is slow: a 64-wide ``Linear``
-            and ``GRUCell`` step with subnormal weights took 54x as long
+            and ``GRUCell`` step with subnormal weights took 52x as long
             (``scripts/bench_denormal.py``), and
             MoGENet with the paper's losses on the 480k collaborative log went from
             46 s to 420 s per epoch after epoch 8, with 80k subnormal parameters.
