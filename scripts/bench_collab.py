@@ -167,14 +167,19 @@ def _exit_with_parent(parent: int, poll: float = 1.0) -> None:
     os._exit(1)
 
 
+def map_jobs(jobs: int, fn, calls: list[tuple]) -> list:
+    """``fn(*call)`` for every call, results in order; in this process with
+    ``jobs`` ≤ 1, else ``jobs`` at a time in a :func:`worker_pool`."""
+    if jobs <= 1:
+        return [fn(*call) for call in calls]
+    with worker_pool(jobs) as pool:
+        return list(pool.map(fn, *zip(*calls, strict=True)))
+
+
 def run_seeds(args: argparse.Namespace) -> list[dict]:
     """Every seed's metrics, in seed order; ``args.jobs`` seeds at a time."""
     work = Path(args.work)
-    if args.jobs <= 1:
-        return [run_seed(s, args, work) for s in args.seeds]
-    n = len(args.seeds)
-    with worker_pool(args.jobs) as pool:
-        return list(pool.map(run_seed, args.seeds, [args] * n, [work] * n))
+    return map_jobs(args.jobs, run_seed, [(s, args, work) for s in args.seeds])
 
 
 def train_and_evaluate(

@@ -36,11 +36,11 @@ from bench_collab import (  # noqa: E402
     _models,
     add_data_args,
     item_cf,
+    map_jobs,
     prepare,
     summarise,
     table_lines,
     train_and_evaluate,
-    worker_pool,
 )
 
 from mogenet.io import write_report  # noqa: E402
@@ -81,21 +81,13 @@ def _run_name(name: str, point: list[str]) -> str:
     return name + "".join(f"@{s}" for s in point).replace("/", "_")
 
 
-def _map(args, fn, calls: list[tuple]) -> list:
-    """``fn`` over ``calls`` in order, ``args.jobs`` at a time."""
-    if args.jobs <= 1:
-        return [fn(*c) for c in calls]
-    with worker_pool(args.jobs) as pool:
-        return list(pool.map(fn, *zip(*calls, strict=True)))
-
-
 def tune(args) -> dict:
     """Validation score of every (model, grid point) and each model's choice."""
     work = Path(args.work)
     d = prepare(args.tune_seed, args, work / "tune")
     points = grid_points(args.grid)
     calls = [(d, m, p, args.tune_seed, args) for m in args.models for p in points]
-    scores = _map(args, _validation_job, calls)
+    scores = map_jobs(args.jobs, _validation_job, calls)
     table = {m: [] for m in args.models}
     for (_, m, p, _, _), score in zip(calls, scores, strict=True):
         table[m].append({"point": p, "valid_mean_gauc": score})
@@ -112,7 +104,7 @@ def evaluate_held_out(args, chosen: dict) -> list[dict]:
     work = Path(args.work)
     dirs = {s: prepare(s, args, work / "test") for s in args.seeds}
     calls = [(dirs[s], m, chosen[m], s, args) for s in args.seeds for m in args.models]
-    rows = _map(args, _test_job, calls)
+    rows = map_jobs(args.jobs, _test_job, calls)
     per_seed = {s: {"seed": s, "models": {}} for s in args.seeds}
     for (_, m, _, s, _), r in zip(calls, rows, strict=True):
         per_seed[s]["models"][m] = r["model"]
