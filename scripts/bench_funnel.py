@@ -45,7 +45,13 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_collab import add_data_args, paired_p, prepare, train_and_evaluate  # noqa: E402
+from bench_collab import (  # noqa: E402
+    add_data_args,
+    map_jobs,
+    paired_p,
+    prepare,
+    train_and_evaluate,
+)
 
 from mogenet.config import RunConfig  # noqa: E402
 from mogenet.io import write_report  # noqa: E402
@@ -186,6 +192,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.set_defaults(preset="funnel", users=1000, items=500, interactions=100_000)
     p.add_argument("--chain", default="click,cart,buy", help="funnel order, comma-separated")
     p.add_argument("--models", type=lambda s: s.split(","), default=list(MODELS))
+    p.add_argument(
+        "--jobs", type=int, default=1, help="seeds run in parallel (processes, one thread each)"
+    )
     p.add_argument("--quick", action="store_true", help="smoke run: seed 0, " + " ".join(QUICK))
     p.add_argument("--work", default="bench/funnel_work")
     p.add_argument("--out", default="bench/funnel.json")
@@ -198,7 +207,7 @@ def main(argv: list[str] | None = None) -> dict:
     if unknown:
         p.error(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
     warnings.filterwarnings("ignore")
-    per_seed = [run_seed(s, args, Path(args.work)) for s in args.seeds]
+    per_seed = map_jobs(args.jobs, run_seed, [(s, args, Path(args.work)) for s in args.seeds])
     summary = summarise(per_seed, args.models)
     report = {"args": vars(args), "per_seed": per_seed, "summary": summary}
     write_report(args.out, report, markdown(summary, args))
