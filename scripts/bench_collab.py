@@ -71,6 +71,7 @@ def prepare(seed: int, args: argparse.Namespace, work: Path) -> Path:
                 ("latent_noise", args.latent_noise),
                 ("affinity_weight", args.affinity_weight),
                 ("num_communities", args.communities),
+                ("item_churn", args.item_churn),
             )
             if v is not None
         },
@@ -90,6 +91,9 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--latent-noise", type=float, default=None, help="generator tau")
     p.add_argument("--affinity-weight", type=float, default=None, help="generator alpha")
     p.add_argument("--communities", type=int, default=None, help="generator K (latent communities)")
+    p.add_argument(
+        "--item-churn", type=float, default=None, help="generator share of items launched late"
+    )
     p.add_argument(
         "--rate",
         action="append",

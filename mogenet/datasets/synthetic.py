@@ -83,6 +83,16 @@ Optional columns: ``timestamp`` (int seconds over 30 days from 2024-01-01 UTC wi
 diurnal cycle and mild growth; rows are sorted by it; uninformative) and
 ``scenario`` (``s0``, ``s1``, …; shifts the click and conversion logits).
 
+**Item churn** (``item_churn`` :math:`c`, off by default).  Real catalogues change:
+a share :math:`c` of the items is launched during the log, on a day :math:`L_i`
+uniform over days 1 … 29, and is shown only from then on.  The impressions and
+labels are the same as without churn; only the timestamps of a launched item's
+impressions move, day :math:`t \mapsto L_i + \lfloor t\,(30 - L_i) / 30 \rfloor`
+(time of day kept), so that its impressions crowd into its life.  A split by time
+then meets, as in a real log, items that the training period saw only a few times
+(or never); any model that reads an item's neighbourhood rather than only its own
+id (item-CF, a graph encoder) can still place them.
+
 Example::
 
     data = generate(SyntheticConfig.preset("demo", seed=1))
@@ -161,6 +171,8 @@ class SyntheticConfig:
             community.
         user_bias_std: :math:`\\sigma_u` of the user click bias.
         item_bias_std: :math:`\\sigma_i` of the item click bias.
+        item_churn: share of the items launched during the log (see the module
+            docstring; needs ``timestamps``).
     """
 
     num_users: int = 2_000
@@ -181,6 +193,7 @@ class SyntheticConfig:
     exposure_affinity: float = 0.5
     user_bias_std: float = 0.5
     item_bias_std: float = 0.5
+    item_churn: float = 0.0
 
     def __post_init__(self) -> None:
         self.tasks = tuple(self.tasks)
@@ -218,7 +231,9 @@ class SyntheticConfig:
             raise bad("tasks", "must be non-empty and distinct")
         if self.scenarios < 0:
             raise bad("scenarios", "must be >= 0")
-        for name in ("feature_noise", "exposure_affinity"):
+        if self.item_churn and not self.timestamps:
+            raise bad("item_churn", "needs timestamps=True")
+        for name in ("feature_noise", "exposure_affinity", "item_churn"):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise bad(name, "must lie in [0, 1]")
         unknown = sorted(set(self.rates) - set(self.tasks))
@@ -424,6 +439,20 @@ def _timestamps(rng: np.random.Generator, n: int) -> np.ndarray:
     return _T0 + day.astype(np.int64) * 86_400 + hour * 3600 + sec
 
 
+def _after_launch(
+    rng: np.random.Generator, ts: np.ndarray, item: np.ndarray, churn: float, num_items: int
+) -> np.ndarray:
+    """Timestamps with item churn: a share ``churn`` of the items gets a launch day
+    uniform in ``[1, _DAYS)``, and its impressions' days are compressed into
+    ``[launch, _DAYS)`` (time of day kept; see the module docstring)."""
+    launch = np.where(rng.random(num_items) < churn, rng.integers(1, _DAYS, size=num_items), 0)
+    since = ts - _T0
+    day, time_of_day = since // 86_400, since % 86_400
+    first = launch[item]
+    day = first + day * (_DAYS - first) // _DAYS
+    return _T0 + day * 86_400 + time_of_day
+
+
 def generate(config: SyntheticConfig) -> SyntheticData:
     """Draw a synthetic multi-behaviour log (see the module docstring for the model).
 
@@ -526,6 +555,8 @@ def generate(config: SyntheticConfig) -> SyntheticData:
     cols: dict[str, object] = {}
     if cfg.timestamps:
         ts = _timestamps(rng, n)
+        if cfg.item_churn > 0:  # after every other draw: labels stay as without churn
+            ts = _after_launch(rng, ts, i, cfg.item_churn, ni)
         order = np.argsort(ts, kind="stable")
     pick = (lambda a: a[order]) if order is not None else (lambda a: a)
     user_ids, item_ids = _ids("u", nu), _ids("i", ni)

@@ -133,6 +133,36 @@ def test_timestamp_and_scenario_toggles() -> None:
     assert pd.api.types.is_string_dtype(on.frame[SCENARIO])
 
 
+def test_item_churn_moves_only_timestamps() -> None:
+    """With ``item_churn`` the pairs, labels and oracle are those of the same seed
+    without churn; a churned item's impressions all fall on or after its launch day,
+    so early days show fewer distinct items and the late days' items are new to them."""
+    cfg = SyntheticConfig.preset("demo", seed=2)
+    base = generate(cfg).log.frame
+    churn = generate(SyntheticConfig.preset("demo", seed=2, item_churn=0.5)).log.frame
+    key = [USER, ITEM]
+    a = base.sort_values(key).reset_index(drop=True)
+    b = churn.sort_values(key).reset_index(drop=True)
+    pd.testing.assert_frame_equal(a.drop(columns=TIMESTAMP), b.drop(columns=TIMESTAMP))
+    moved = a[TIMESTAMP] != b[TIMESTAMP]
+    assert 0.2 < moved.mean() < 0.5  # about half the items, weighted by their impressions
+    assert (b[TIMESTAMP][moved] > a[TIMESTAMP][moved]).all()  # only ever later
+    assert ((b[TIMESTAMP] - a[TIMESTAMP]) % 86_400 == 0).all()  # time of day kept
+
+    def early_items(f: pd.DataFrame) -> int:  # distinct items of the first 3 days
+        return f.loc[f[TIMESTAMP] - f[TIMESTAMP].min() < 3 * 86_400, ITEM].nunique()
+
+    first_day = churn.groupby(ITEM)[TIMESTAMP].min()
+    base_first = base.groupby(ITEM)[TIMESTAMP].min()
+    assert (first_day - first_day.min() > 10 * 86_400).mean() > 0.1  # launched late
+    assert (base_first - base_first.min() > 10 * 86_400).mean() < 0.01
+    assert early_items(churn) < 0.8 * early_items(base)
+    with pytest.raises(InputError, match="item_churn"):
+        SyntheticConfig(item_churn=1.5)
+    with pytest.raises(InputError, match="needs timestamps"):
+        SyntheticConfig(item_churn=0.2, timestamps=False)
+
+
 def test_custom_tasks_and_rates() -> None:
     cfg = SyntheticConfig.preset("tiny", tasks=("click", "buy"), rates={"buy": 0.02})
     f = generate(cfg).log.frame

@@ -113,8 +113,8 @@ def test_models_subset_reports_only_the_gains_it_has(tmp_path, capsys):
 
 
 def test_generator_options_reach_the_synthetic_config(tmp_path, monkeypatch):
-    """``--communities`` / ``--latent-noise`` / ``--affinity-weight`` set the generator's
-    K, tau and alpha; left out, the preset's values stand."""
+    """``--communities`` / ``--latent-noise`` / ``--affinity-weight`` / ``--item-churn``
+    set the generator's K, tau, alpha and churn; left out, the preset's values stand."""
     seen = []
     real = bench_collab.generate
     monkeypatch.setattr(bench_collab, "generate", lambda cfg: seen.append(cfg) or real(cfg))
@@ -123,11 +123,13 @@ def test_generator_options_reach_the_synthetic_config(tmp_path, monkeypatch):
     opts = ["--users", "60", "--items", "30", "--interactions", "600"]
     given = parser.parse_args(
         [*opts, "--communities", "3", "--latent-noise", "0.2", "--affinity-weight", "2.5"]
+        + ["--item-churn", "0.4"]
     )
     bench_collab.prepare(0, given, tmp_path / "given")
     bench_collab.prepare(0, parser.parse_args(opts), tmp_path / "preset")
     preset = bench_collab.SyntheticConfig.preset("demo")
     assert (seen[0].num_communities, seen[0].latent_noise, seen[0].affinity_weight) == (3, 0.2, 2.5)
+    assert (seen[0].item_churn, seen[1].item_churn) == (0.4, preset.item_churn)
     assert (seen[1].num_communities, seen[1].latent_noise, seen[1].affinity_weight) == (
         preset.num_communities,
         preset.latent_noise,
