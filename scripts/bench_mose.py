@@ -32,6 +32,8 @@ test MSE of the best epoch.
 - **mean**: the training mean of each target (the scale of the MSE).
 
     python scripts/bench_mose.py --seeds 0,1,2 --out bench/mose.json
+    python scripts/bench_mose.py --seeds 0,1,2 --steps 500 --jobs 2 \
+        --out bench/mose_t500.json                            # the paper's length
     python scripts/bench_mose.py --quick --out /tmp/mose.json   # smoke test
 
 Writes JSON and a Markdown table (``.md`` beside the JSON).
@@ -41,17 +43,22 @@ from __future__ import annotations
 
 import argparse
 import copy
+import sys
 import time
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import torch
 from torch import Tensor, nn
 from torch_geometric.nn import MLP
 
-from mogenet.io import write_report
-from mogenet.nn.heads import MMoE
-from mogenet.nn.heads.mose import SequentialExperts
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_collab import map_jobs  # noqa: E402
+
+from mogenet.io import write_report  # noqa: E402
+from mogenet.nn.heads import MMoE  # noqa: E402
+from mogenet.nn.heads.mose import SequentialExperts  # noqa: E402
 
 TASKS = ("target1", "target2")
 
@@ -247,6 +254,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--batch-size", type=int, default=64)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument(
+        "--jobs", type=int, default=1, help="seeds run in parallel (processes, one thread each)"
+    )
     p.add_argument("--quick", action="store_true", help="tiny sizes, one seed (smoke test)")
     p.add_argument("--out", default="bench/mose.json")
     args = p.parse_args(argv)
@@ -258,7 +268,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> dict:
     args = parse(argv)
     torch.set_num_threads(args.threads)
-    per_seed = [run_seed(seed, args) for seed in args.seeds]
+    per_seed = map_jobs(args.jobs, run_seed, [(seed, args) for seed in args.seeds])
     summary = summarise(per_seed)
     report = {"config": vars(args), "per_seed": per_seed, "summary": summary}
     write_report(args.out, report, markdown(summary, args))
