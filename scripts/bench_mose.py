@@ -255,7 +255,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--threads", type=int, default=1)
     p.add_argument(
-        "--jobs", type=int, default=1, help="seeds run in parallel (processes, one thread each)"
+        "--jobs",
+        type=int,
+        default=1,
+        help="seeds run in parallel (processes of one thread each; --threads is then unused)",
     )
     p.add_argument("--quick", action="store_true", help="tiny sizes, one seed (smoke test)")
     p.add_argument("--out", default="bench/mose.json")
