@@ -29,7 +29,7 @@ with sampled subgraphs.
 from __future__ import annotations
 
 import inspect
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from torch import nn
@@ -168,19 +168,31 @@ def build_model(
     tasks: Sequence[str],
     user_features: FeatureTable,
     item_features: FeatureTable,
+    log_nodes: Mapping[str, int] | None = None,
 ) -> MultiTaskModel:
-    """A :class:`MultiTaskModel` for ``tasks`` over the nodes of the feature tables."""
+    """A :class:`MultiTaskModel` for ``tasks`` over the nodes of the feature tables.
+
+    ``log_nodes`` (``{"user": K_u, "item": K_i}``, :attr:`GraphBundle.log_nodes`)
+    says how many nodes of each type appear in the training log and so own an id
+    embedding; the rest of each table has features only. By default every node is
+    in the log. With ``config.ids`` off no node has an id embedding.
+    """
     spec = parse_model_name(config.name)
     cls = _head_class(spec.head)
-    user_encoder = NodeEncoder(
-        num_nodes=user_features.num_nodes,
-        embedding_dim=config.embedding_dim,
-        features=user_features,
-    )
-    item_encoder = NodeEncoder(
-        num_nodes=item_features.num_nodes,
-        embedding_dim=config.embedding_dim,
-        features=item_features,
+    tables = {"user": user_features, "item": item_features}
+    if not config.ids and not any(t.num_columns for t in tables.values()):
+        raise InputError(
+            "model.ids=false leaves the model nothing to read: give user or item "
+            "features (build-graphs --users/--items)"
+        )
+    user_encoder, item_encoder = (
+        NodeEncoder(
+            num_nodes=table.num_nodes,
+            embedding_dim=config.embedding_dim,
+            features=table,
+            num_embedded=(log_nodes or {}).get(kind, table.num_nodes) if config.ids else 0,
+        )
+        for kind, table in tables.items()
     )
     in_channels = user_encoder.out_channels + item_encoder.out_channels
     params = inspect.signature(cls).parameters

@@ -68,6 +68,10 @@ class ModelConfig:
             on ``x`` and the MGNN representations (MoGENet Table 3); ``ngcf`` for
             the NGCF baseline (see ``mogenet.build``).
         embedding_dim: id-embedding size of the user and item encoders.
+        ids: give every user and item of the training log an id embedding. Off,
+            the model reads features only (all nodes share one learnt row): for
+            feature-only benchmarks such as census-income, whose valid/test people
+            never appear in training.
         num_experts: experts of mixture-of-experts heads.
         expert_channels: hidden sizes of each expert (or the shared bottom).
         tower_channels: hidden sizes of each task tower.
@@ -90,6 +94,7 @@ class ModelConfig:
 
     name: str = "mmoe"
     embedding_dim: int = 16
+    ids: bool = True
     num_experts: int = 4
     expert_channels: tuple[int, ...] = (64, 32)
     tower_channels: tuple[int, ...] = (16,)

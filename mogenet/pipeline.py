@@ -268,6 +268,7 @@ def train(
         "device": str(trainer.device),
         "num_parameters": sum(p.numel() for p in model.parameters()),
         "graph": {"path": os.fspath(Path(graphs).resolve()), "hash": bundle.meta.get("hash")},
+        "log_nodes": bundle.log_nodes,
         "train": {"path": os.fspath(train_path), "sha256": train_hash, "rows": len(train_log)},
         "valid": {"path": os.fspath(valid_path), "rows": len(valid_log)},
         "best_epoch": result.best_epoch,
@@ -430,7 +431,13 @@ def make_trainer(
         tasks=tasks,
         user_features=bundle.user_features(),
         item_features=bundle.item_features(),
+        log_nodes=bundle.log_nodes,
     )
+    if config.loss.contrastive > 0 and not config.model.ids and not model.needs_graphs:
+        raise InputError(
+            "loss.contrastive compares id embeddings, and model.ids=false leaves "
+            f"{config.model.name!r} none: turn one of them off"
+        )
     loss = build_loss(config.loss, tasks=tasks)
     device = resolve_device(config.train.device, env)
     batches = make_batches(model, bundle, config.sampler, device=str(device))

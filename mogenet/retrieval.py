@@ -433,8 +433,8 @@ def _user_index(run, users: Iterable[str], run_dir) -> Tensor:
     if unknown:
         shown = ", ".join(repr(u) for u in unknown[:3]) + (" …" if len(unknown) > 3 else "")
         raise InputError(
-            f"unknown user{'s' if len(unknown) > 1 else ''} {shown}: not in the run's "
-            f"training data ({len(run.user_map)} users)",
+            f"unknown user{'s' if len(unknown) > 1 else ''} {shown}: not among the run's "
+            f"{len(run.user_map)} users (training log and user features)",
             file=run_dir,
         )
     return torch.from_numpy(index)

@@ -5,7 +5,9 @@ Layout (every file written atomically)::
     RUN_DIR/
       config.yaml       resolved RunConfig (YAML)
       run.json          run info: version, tasks, seed, device, graph path + hash,
-                        train/valid file hashes, best epoch, popularity global rates
+                        log_nodes (users/items of the training log; the rest of
+                        id_maps have features only), train/valid file hashes,
+                        best epoch, popularity global rates
       model.pt          {"model": state_dict, "loss": state_dict}
       id_maps.json      {"users": [raw ids…], "items": [raw ids…]} (index = position)
       features.pt       {"user": FeatureTable state, "item": FeatureTable state}
@@ -100,6 +102,7 @@ class Run:
             tasks=self.tasks,
             user_features=self.user_features,
             item_features=self.item_features,
+            log_nodes=self.info.get("log_nodes"),  # absent from older runs: every node
         )
         model.load_state_dict(self.state["model"])
         return model.eval()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import torch
@@ -45,6 +46,46 @@ def tiny_graphs(tiny_raw, tiny_split, tmp_path_factory) -> Path:
         users=tiny_raw / "users.csv",
         items=tiny_raw / "items.csv",
     )
+    return out
+
+
+def census_lines(n: int, rng: np.random.Generator) -> str:
+    """``n`` lines in the census-income raw format (``datasets/census.md``) whose
+    labels follow the features: income rises with education and weeks worked, the
+    young are never married. Not the real data: a fixture for the pipeline."""
+    from mogenet.datasets.public.census import COLUMNS, NUMERIC
+
+    education = ("Children", "High school graduate", "Bachelors degree(BA AB BS)")
+    age = rng.integers(16, 80, n)
+    edu = rng.integers(0, len(education), n)
+    weeks = rng.integers(0, 53, n)
+    income = rng.random(n) < 1 / (1 + np.exp(-(2.0 * edu + 0.08 * weeks - 6.5)))
+    never = rng.random(n) < 1 / (1 + np.exp(-(0.25 * (32 - age))))
+    lines = []
+    for k in range(n):
+        v = dict.fromkeys(COLUMNS, "Not in universe")
+        v.update(dict.fromkeys(NUMERIC, "0"))
+        v.update(
+            age=str(age[k]),
+            education=education[edu[k]],
+            weeks_worked=str(weeks[k]),
+            det_ind_code=str(edu[k] * 7),  # an integer code that is a category
+            instance_weight="1700.09",
+            marital_stat="Never married" if never[k] else "Married-civilian spouse present",
+            income_50k="50000+." if income[k] else "- 50000.",
+        )
+        lines.append(", ".join(v[c] for c in COLUMNS))
+    return "\n".join(lines) + "\n"
+
+
+@pytest.fixture(scope="session")
+def census_raw(tmp_path_factory) -> Path:
+    """``census-income.data`` (1200 people) and ``census-income.test`` (800) made by
+    :func:`census_lines`."""
+    out = tmp_path_factory.mktemp("census_raw")
+    rng = np.random.default_rng(0)
+    (out / "census-income.data").write_text(census_lines(1200, rng))
+    (out / "census-income.test").write_text(census_lines(800, rng))
     return out
 
 

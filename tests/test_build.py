@@ -95,6 +95,36 @@ def test_plain_head_has_no_graph(bundle):
     assert type(model.head) is MMoE and not model.needs_graphs
 
 
+def test_id_embeddings_cover_the_log_nodes_only(bundle):
+    log = {"user": bundle.num_users - 2, "item": bundle.num_items}
+    model = build_model(
+        ModelConfig(name="mmoe", **SMALL),
+        tasks=TASKS,
+        user_features=FeatureTable.empty(bundle.num_users),
+        item_features=FeatureTable.empty(bundle.num_items),
+        log_nodes=log,
+    )
+    assert model.user_encoder.num_embedded == log["user"]
+    assert model.item_encoder.num_embedded == log["item"]
+    assert model.user_encoder.id_embedding.num_embeddings == log["user"] + 1  # + the OOV row
+
+
+def test_features_only(bundle):
+    users = FeatureTable(
+        categorical=torch.ones(bundle.num_users, 1, dtype=torch.long),
+        cardinalities=(2,),
+        categorical_names=("city",),
+        numeric=torch.zeros(bundle.num_users, 0),
+        numeric_names=(),
+    )
+    config = ModelConfig(name="mmoe", ids=False, **SMALL)
+    args = dict(tasks=TASKS, item_features=FeatureTable.empty(bundle.num_items))
+    model = build_model(config, user_features=users, **args)
+    assert model.user_encoder.num_embedded == model.item_encoder.num_embedded == 0
+    with pytest.raises(InputError, match="nothing to read"):
+        build_model(config, user_features=FeatureTable.empty(bundle.num_users), **args)
+
+
 def test_plus_mgnn_wraps_the_head_on_the_four_mgnn_representations(bundle):
     model = build(bundle, "mmoe+mgnn", head_options={"act": "leaky_relu"})
     x_channels = model.user_encoder.out_channels + model.item_encoder.out_channels

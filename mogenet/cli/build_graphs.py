@@ -204,7 +204,12 @@ def format_summary(summary: dict, seconds: dict[str, float], *, out: str | None 
         f"  rows     {summary['num_rows']:,} ({summary['num_positive_rows']:,} with a positive)"
         f"; tasks {', '.join(summary['tasks'])}"
     )
-    lines.append(f"  nodes    user {summary['num_users']:,} · item {summary['num_items']:,}")
+    nodes = []
+    for kind in ("user", "item"):
+        n = summary[f"num_{kind}s"]
+        extra = n - summary.get("log_nodes", {}).get(kind, n)
+        nodes.append(f"{kind} {n:,}" + (f" ({extra:,} from features only)" if extra else ""))
+    lines.append(f"  nodes    {' · '.join(nodes)}")
     weights = cfg.get("behavior_weights")
     weighting = (
         "binary"

@@ -9,10 +9,11 @@ from mogenet.cli.common import show_warnings_briefly
 from mogenet.errors import InputError
 
 DESCRIPTION = """\
-Top-K items for one or more users of the training data, best first, with raw ids.
+Top-K items for one or more users of the run (the training log's, and those of
+the feature tables given to build-graphs), best first, with raw ids.
 
 Ranking (--by):
-  model      every item of the training graph is scored by the model's probability
+  model      every item of the graph directory is scored by the model's probability
              for --task (default: the last task of the run), exactly as `predict`
              scores a pair, for any head; graph models (MoGENet) use full-graph
              representations (every neighbour) instead of sampled neighbourhoods.

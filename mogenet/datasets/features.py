@@ -41,6 +41,11 @@ class FeatureTable:
     def num_nodes(self) -> int:
         return int(self.categorical.size(0))
 
+    @property
+    def num_columns(self) -> int:
+        """Feature columns, categorical and numeric."""
+        return len(self.categorical_names) + len(self.numeric_names)
+
     def __repr__(self) -> str:
         return (
             f"FeatureTable(nodes={self.num_nodes}, categorical={list(self.categorical_names)}, "

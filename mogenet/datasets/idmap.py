@@ -35,6 +35,13 @@ class IdMap:
         """Map over the sorted unique values (deterministic whatever the row order)."""
         return cls(_as_str(values).drop_duplicates().sort_values(ignore_index=True))
 
+    def extended(self, values: Iterable[str]) -> IdMap:
+        """This map followed by the values it lacks, sorted and unique (existing
+        indices are unchanged)."""
+        new = _as_str(values).drop_duplicates()
+        new = new[~new.isin(self._index)].sort_values(ignore_index=True)
+        return IdMap(pd.concat([self._index.to_series(), new], ignore_index=True))
+
     def __len__(self) -> int:
         return len(self._index)
 

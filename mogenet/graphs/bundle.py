@@ -170,11 +170,25 @@ def _degree_stats(deg: np.ndarray) -> dict:
     }
 
 
+def _require_id_column(frame: pd.DataFrame, id_column: str, kind: str) -> None:
+    if id_column not in frame.columns:
+        raise InputError(f"{kind} feature table has no '{id_column}' column", column=id_column)
+
+
+def _with_feature_nodes(
+    idmap: IdMap, frame: pd.DataFrame | None, id_column: str, kind: str
+) -> IdMap:
+    """``idmap`` (the log's nodes) followed by the feature table's other ids."""
+    if frame is None:
+        return idmap
+    _require_id_column(frame, id_column, kind)
+    return idmap.extended(frame[id_column])
+
+
 def _features(frame: pd.DataFrame | None, idmap: IdMap, id_column: str, kind: str) -> FeatureTable:
     if frame is None:
         return FeatureTable.empty(len(idmap))
-    if id_column not in frame.columns:
-        raise InputError(f"{kind} feature table has no '{id_column}' column", column=id_column)
+    _require_id_column(frame, id_column, kind)
     return FeatureTable.encode(frame, idmap, id_column=id_column)
 
 
@@ -275,6 +289,10 @@ class GraphBundle:
                 item_map = IdMap.from_values(train_log.frame[ITEM])
                 bip = build_bipartite(train_log, user_map, item_map)
                 edge_weight = None if weights is None else bip.edge_weight(weights)
+                log_nodes = {"user": len(user_map), "item": len(item_map)}
+                # Nodes of the feature tables absent from the log: features only.
+                user_map = _with_feature_nodes(user_map, users, USER, "user")
+                item_map = _with_feature_nodes(item_map, items, ITEM, "item")
             n_u, n_i = len(user_map), len(item_map)
             sim = dict(
                 measure=config.similarity,
@@ -329,6 +347,7 @@ class GraphBundle:
             "tasks": list(tasks),
             "num_users": n_u,
             "num_items": n_i,
+            "log_nodes": log_nodes,
             "num_rows": len(train_log),
             "num_positive_rows": int(train_log.positive_mask().sum()),
             "has_timestamp": bip.last_timestamp is not None,
@@ -356,6 +375,14 @@ class GraphBundle:
     @property
     def num_items(self) -> int:
         return len(self.item_map)
+
+    @property
+    def log_nodes(self) -> dict[str, int]:
+        """Nodes per type that appear in the training log: users ``[0, K_u)`` and
+        items ``[0, K_i)``. The rest come from the feature tables only (no edges;
+        models give them features but no id embedding of their own)."""
+        default = {"user": self.num_users, "item": self.num_items}
+        return {**default, **self.meta.get("log_nodes", {})}
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -433,6 +460,7 @@ class GraphBundle:
         keys += ("num_positive_rows", "config", "edges", "degree", "features")
         return {
             **{k: self.meta[k] for k in keys},
+            "log_nodes": self.log_nodes,
             "behavior_edges": list(self.behavior_tasks),
             "build_seconds": self.meta.get("build_seconds", {}),
             "hash": self.meta.get("hash"),
@@ -586,6 +614,16 @@ class GraphBundle:
                 f"id maps ({len(user_map)} users, {len(item_map)} items) do not match "
                 f"meta.json ({n_u} users, {n_i} items)",
                 file=path,
+            )
+        log_nodes = meta.get("log_nodes", {"user": n_u, "item": n_i})
+        if not (
+            isinstance(log_nodes, dict)
+            and 0 <= log_nodes.get("user", -1) <= n_u
+            and 0 <= log_nodes.get("item", -1) <= n_i
+        ):
+            raise InputError(
+                f'"log_nodes" must be {{"user": 0..{n_u}, "item": 0..{n_i}}}, got {log_nodes!r}',
+                file=meta_path,
             )
         tasks = meta.get("tasks", [])
         behaviors = meta.get("behavior_edges", [])

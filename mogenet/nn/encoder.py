@@ -23,9 +23,16 @@ class NodeEncoder(nn.Module):
     "missing or rare", has its own learnt row) and a linear projection of the
     standardised numeric features :math:`\mathbf{n}_v`.
 
-    Index ``-1`` (any negative index) is a node unseen in training (cold start): it
-    maps to one extra *out-of-vocabulary* id row, learnt like every other row, with
-    all categorical codes 0 and numeric features 0 (the mean).
+    Only nodes :math:`v < K` (``num_embedded``: by default all :math:`N`) own an
+    id row. Nodes :math:`K \le v < N` are in the feature table but not in the
+    training log (e.g. the test people of census-income, or catalogue items never
+    shown yet): they share one extra *out-of-vocabulary* (OOV) id row, row
+    :math:`K`, and keep their own features. Index ``-1`` (any negative index) is a
+    node unknown to the table (cold start): the OOV id row, all categorical codes 0
+    and numeric features 0 (the mean). The loss reaches the OOV row only through
+    such nodes: with :math:`K = 0` (``ModelConfig.ids = False``, features only)
+    every node uses it, and it is a learnt bias; otherwise training never sees it,
+    and only weight decay moves it (towards zero).
 
     The feature table is stored as **non-persistent buffers**: they move with
     :meth:`~torch.nn.Module.to` (lookups stay on the device) but are not part of
@@ -40,6 +47,8 @@ class NodeEncoder(nn.Module):
         features: encoded node features, or ``None`` for ids only.
         feature_dim: size of each categorical embedding and of the numeric
             projection (default: ``embedding_dim``).
+        num_embedded: nodes :math:`[0, K)` with an id row of their own (default
+            ``num_nodes``); ``0`` = features only.
 
     Shapes:
         - **input:** ``[B]`` long node indices in ``[0, N)``, or ``-1`` for cold start
@@ -57,6 +66,7 @@ class NodeEncoder(nn.Module):
         embedding_dim: int,
         features: FeatureTable | None = None,
         feature_dim: int | None = None,
+        num_embedded: int | None = None,
     ) -> None:
         super().__init__()
         if num_nodes < 1 or embedding_dim < 1:
@@ -70,11 +80,15 @@ class NodeEncoder(nn.Module):
             raise ValueError(
                 f"feature table has {features.num_nodes} rows but num_nodes={num_nodes}"
             )
+        num_embedded = num_nodes if num_embedded is None else num_embedded
+        if not 0 <= num_embedded <= num_nodes:
+            raise ValueError(f"num_embedded must be in [0, {num_nodes}], got {num_embedded}")
         feature_dim = embedding_dim if feature_dim is None else feature_dim
         if feature_dim < 1:
             raise ValueError(f"feature_dim must be >= 1, got {feature_dim}")
 
         self.num_nodes = num_nodes
+        self.num_embedded = num_embedded
         self.embedding_dim = embedding_dim
         self.feature_dim = feature_dim
         self.categorical_names = tuple(features.categorical_names)
@@ -94,7 +108,7 @@ class NodeEncoder(nn.Module):
             persistent=False,
         )  # [N + 1, F]
 
-        self.id_embedding = nn.Embedding(num_nodes + 1, embedding_dim)
+        self.id_embedding = nn.Embedding(num_embedded + 1, embedding_dim)
         self.categorical_embeddings = nn.ModuleList(
             nn.Embedding(int(card), feature_dim) for card in features.cardinalities
         )
@@ -117,12 +131,13 @@ class NodeEncoder(nn.Module):
 
     @property
     def oov_index(self) -> int:
-        """The id-embedding row shared by every cold-start node."""
-        return self.num_nodes
+        """The id-embedding row shared by nodes without their own (cold start)."""
+        return self.num_embedded
 
     def forward(self, index: Tensor) -> Tensor:
-        index = torch.where(index < 0, self.num_nodes, index)  # cold start → OOV row
-        out = [self.id_embedding(index)]  # [B, embedding_dim]
+        index = torch.where(index < 0, self.num_nodes, index)  # cold start → zero features
+        ids = torch.where(index < self.num_embedded, index, self.num_embedded)  # → OOV row
+        out = [self.id_embedding(ids)]  # [B, embedding_dim]
         if len(self.categorical_embeddings) > 0:
             codes = self.categorical[index]  # [B, C]
             out.extend(emb(codes[:, j]) for j, emb in enumerate(self.categorical_embeddings))
@@ -131,8 +146,11 @@ class NodeEncoder(nn.Module):
         return torch.cat(out, dim=-1) if len(out) > 1 else out[0]
 
     def __repr__(self) -> str:
+        embedded = (
+            f"num_embedded={self.num_embedded}, " if self.num_embedded < self.num_nodes else ""
+        )
         return (
             f"{self.__class__.__name__}({self.num_nodes}, {self.out_channels}, "
-            f"embedding_dim={self.embedding_dim}, "
+            f"embedding_dim={self.embedding_dim}, {embedded}"
             f"categorical={len(self.categorical_embeddings)}, numeric={len(self.numeric_names)})"
         )

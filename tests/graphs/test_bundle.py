@@ -6,6 +6,7 @@ import pandas as pd
 import pytest
 import torch
 
+from mogenet.cli.build_graphs import format_summary
 from mogenet.config import GraphConfig
 from mogenet.datasets import InteractionLog
 from mogenet.errors import InputError
@@ -54,8 +55,11 @@ def bundle():
 def test_structure(bundle):
     log = train_log()
     data = bundle.data
-    assert bundle.user_map.to_list() == sorted(log.frame["user_id"].unique())
+    logged = sorted(log.frame["user_id"].unique())
+    # The log's users (sorted), then the feature table's others: u12, u13.
+    assert bundle.user_map.to_list() == [*logged, "u12", "u13"]
     assert bundle.item_map.to_list() == sorted(log.frame["item_id"].unique())
+    assert bundle.log_nodes == {"user": len(logged), "item": bundle.num_items}
     assert data["user"].num_nodes == bundle.num_users == len(bundle.user_map)
     assert data["item"].num_nodes == bundle.num_items
     assert set(data.edge_types) == set(EDGE_TYPES)
@@ -67,6 +71,22 @@ def test_structure(bundle):
         assert data[et].edge_weight.shape == (data[et].num_edges,)
     data.validate()
     assert "GraphBundle(users=" in repr(bundle)
+
+
+def test_feature_only_nodes(bundle):
+    """Users of users.csv absent from the log keep their features and have no edges."""
+    k = bundle.log_nodes["user"]
+    extra = torch.as_tensor(bundle.user_map.encode(["u12", "u13"]))
+    assert extra.tolist() == [k, k + 1]
+    uf = bundle.user_features()
+    age = uf.numeric[:, uf.numeric_names.index("age")]
+    assert age[extra[1]] > age[extra[0]] > age[:k].max()  # ages 12 < 13 > every logged user
+    assert uf.categorical[extra].gt(0).all()
+    for et in (INTERACTS, USER_SIMILAR):
+        assert not torch.isin(bundle.data[et].edge_index[0], extra).any()
+    assert "(2 from features only)" in format_summary(bundle.summary(), {})
+    plain = GraphBundle.build(train_log(), config=GraphConfig(topk=3))
+    assert plain.log_nodes == {"user": plain.num_users, "item": plain.num_items}
 
 
 def test_features(bundle):
@@ -193,6 +213,19 @@ def test_load_unsupported_version(saved):
     (saved / "meta.json").write_text(json.dumps(meta))
     with pytest.raises(InputError, match="unsupported graph format_version 99"):
         GraphBundle.load(saved)
+
+
+def test_load_bad_log_nodes(saved):
+    meta = json.loads((saved / "meta.json").read_text())
+    assert GraphBundle.load(saved).log_nodes == meta["log_nodes"]
+    meta["log_nodes"]["user"] = meta["num_users"] + 1
+    (saved / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match='"log_nodes" must be'):
+        GraphBundle.load(saved)
+    del meta["log_nodes"]  # bundles written before log_nodes: every node is in the log
+    (saved / "meta.json").write_text(json.dumps(meta))
+    loaded = GraphBundle.load(saved)
+    assert loaded.log_nodes == {"user": loaded.num_users, "item": loaded.num_items}
 
 
 def test_load_tampered_tensor_file(saved):

@@ -56,6 +56,34 @@ def test_cold_start_maps_to_oov_row(feature_table):
     assert not torch.allclose(out[2], expected)
 
 
+def test_feature_only_nodes_share_the_oov_id_row(feature_table):
+    """Nodes ``>= num_embedded`` (in the table, not in the training log) get the OOV
+    id row but keep their own features."""
+    feats = feature_table(6)
+    enc = NodeEncoder(num_nodes=6, embedding_dim=8, features=feats, feature_dim=4, num_embedded=4)
+    assert enc.oov_index == 4 and enc.id_embedding.num_embeddings == 5
+    assert "num_embedded=4" in repr(enc)
+    out = enc(torch.tensor([3, 4, 5, -1]))
+    oov = enc.id_embedding.weight[4]
+    torch.testing.assert_close(out[0, :8], enc.id_embedding.weight[3])
+    for row in out[1:]:
+        torch.testing.assert_close(row[:8], oov)
+    for v, row in zip((4, 5), out[1:3], strict=True):  # their own features
+        torch.testing.assert_close(
+            row[8:12], enc.categorical_embeddings[0].weight[feats.categorical[v, 0]]
+        )
+        torch.testing.assert_close(row[16:], enc.numeric_lin(feats.numeric[v]))
+    assert not torch.allclose(out[1], out[2])  # features tell them apart
+    torch.testing.assert_close(out[3, 16:], enc.numeric_lin.bias)  # unknown: mean features
+
+
+def test_features_only_trains_the_shared_row(feature_table):
+    enc = NodeEncoder(num_nodes=6, embedding_dim=8, features=feature_table(6), num_embedded=0)
+    assert enc.id_embedding.num_embeddings == 1
+    enc(torch.arange(6)).square().sum().backward()
+    assert enc.id_embedding.weight.grad.abs().sum() > 0
+
+
 def test_gradients(feature_table, assert_grads):
     enc = NodeEncoder(num_nodes=6, embedding_dim=8, features=feature_table(6), feature_dim=4)
     enc(torch.tensor([0, 1, 2, 3, 4, 5, -1])).square().sum().backward()
@@ -94,6 +122,8 @@ def test_bad_arguments(feature_table):
         NodeEncoder(num_nodes=0, embedding_dim=8)
     with pytest.raises(ValueError):
         NodeEncoder(num_nodes=3, embedding_dim=8, feature_dim=0)
+    with pytest.raises(ValueError, match="num_embedded"):
+        NodeEncoder(num_nodes=3, embedding_dim=8, num_embedded=4)
 
 
 def test_empty_table_equals_no_features():
