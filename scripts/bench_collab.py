@@ -24,6 +24,7 @@ import sys
 import threading
 import time
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -117,13 +118,23 @@ def _task_rate(text: str) -> tuple[str, float]:
     return task, value
 
 
-def _models(text: str) -> list[str]:
-    names = [m for m in text.split(",") if m]
-    unknown = [m for m in names if m not in MODELS]
-    if unknown or not names:
-        bad = ", ".join(unknown) or "(none given)"
-        raise argparse.ArgumentTypeError(f"unknown model(s) {bad}; choose from {', '.join(MODELS)}")
-    return names
+def model_list(choices) -> Callable[[str], list[str]]:
+    """An argparse ``type``: a comma-separated, non-empty subset of ``choices``."""
+
+    def parse(text: str) -> list[str]:
+        names = [m for m in text.split(",") if m]
+        unknown = [m for m in names if m not in choices]
+        if unknown or not names:
+            bad = ", ".join(unknown) or "(none given)"
+            raise argparse.ArgumentTypeError(
+                f"unknown model(s) {bad}; choose from {', '.join(choices)}"
+            )
+        return names
+
+    return parse
+
+
+_models = model_list(MODELS)
 
 
 def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
