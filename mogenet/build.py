@@ -179,6 +179,9 @@ def build_model(
     """
     spec = parse_model_name(config.name)
     cls = _head_class(spec.head)
+    for field in ("dropout", "graph_dropout", "id_dropout"):
+        if not 0.0 <= getattr(config, field) < 1.0:
+            raise InputError(f"model.{field} must be in [0, 1), got {getattr(config, field)}")
     tables = {"user": user_features, "item": item_features}
     if not config.ids and not any(t.num_columns for t in tables.values()):
         raise InputError(
@@ -191,6 +194,7 @@ def build_model(
             embedding_dim=config.embedding_dim,
             features=table,
             num_embedded=(log_nodes or {}).get(kind, table.num_nodes) if config.ids else 0,
+            id_dropout=config.id_dropout,
         )
         for kind, table in tables.items()
     )

@@ -72,6 +72,10 @@ class ModelConfig:
             the model reads features only (all nodes share one learnt row): for
             feature-only benchmarks such as census-income, whose valid/test people
             never appear in training.
+        id_dropout: probability that a node looked up in training uses the
+            shared out-of-vocabulary id row instead of its own (features kept),
+            so that cold-start nodes are scored by a trained row
+            (``mogenet.nn.NodeEncoder``); 0 = off.
         num_experts: experts of mixture-of-experts heads.
         expert_channels: hidden sizes of each expert (or the shared bottom).
         tower_channels: hidden sizes of each task tower.
@@ -95,6 +99,7 @@ class ModelConfig:
     name: str = "mmoe"
     embedding_dim: int = 16
     ids: bool = True
+    id_dropout: float = 0.0
     num_experts: int = 4
     expert_channels: tuple[int, ...] = (64, 32)
     tower_channels: tuple[int, ...] = (16,)

@@ -426,13 +426,16 @@ def make_trainer(
     config = with_input_options(config, train_log)
     tasks = config.tasks or tuple(bundle.meta["tasks"])
     seed_everything(config.train.seed)
-    model = build_model(
-        config.model,
-        tasks=tasks,
-        user_features=bundle.user_features(),
-        item_features=bundle.item_features(),
-        log_nodes=bundle.log_nodes,
-    )
+    try:
+        model = build_model(
+            config.model,
+            tasks=tasks,
+            user_features=bundle.user_features(),
+            item_features=bundle.item_features(),
+            log_nodes=bundle.log_nodes,
+        )
+    except ValueError as e:  # a module rejected a setting (e.g. 0 experts)
+        raise InputError(f"model settings: {e}") from None
     if config.loss.contrastive > 0 and not config.model.ids and not model.needs_graphs:
         raise InputError(
             "loss.contrastive compares id embeddings, and model.ids=false leaves "

@@ -49,6 +49,10 @@ class NodeEncoder(nn.Module):
             projection (default: ``embedding_dim``).
         num_embedded: nodes :math:`[0, K)` with an id row of their own (default
             ``num_nodes``); ``0`` = features only.
+        id_dropout: in training mode, each looked-up node uses the OOV id row
+            instead of its own with this probability (features kept), so that the
+            OOV row learns how an unseen node scores, as DropoutNet
+            (Volkovs et al., NeurIPS 2017) drops preference inputs; ``0`` = off.
 
     Shapes:
         - **input:** ``[B]`` long node indices in ``[0, N)``, or ``-1`` for cold start
@@ -67,6 +71,7 @@ class NodeEncoder(nn.Module):
         features: FeatureTable | None = None,
         feature_dim: int | None = None,
         num_embedded: int | None = None,
+        id_dropout: float = 0.0,
     ) -> None:
         super().__init__()
         if num_nodes < 1 or embedding_dim < 1:
@@ -83,12 +88,15 @@ class NodeEncoder(nn.Module):
         num_embedded = num_nodes if num_embedded is None else num_embedded
         if not 0 <= num_embedded <= num_nodes:
             raise ValueError(f"num_embedded must be in [0, {num_nodes}], got {num_embedded}")
+        if not 0.0 <= id_dropout < 1.0:
+            raise ValueError(f"id_dropout must be in [0, 1), got {id_dropout}")
         feature_dim = embedding_dim if feature_dim is None else feature_dim
         if feature_dim < 1:
             raise ValueError(f"feature_dim must be >= 1, got {feature_dim}")
 
         self.num_nodes = num_nodes
         self.num_embedded = num_embedded
+        self.id_dropout = id_dropout
         self.embedding_dim = embedding_dim
         self.feature_dim = feature_dim
         self.categorical_names = tuple(features.categorical_names)
@@ -137,6 +145,9 @@ class NodeEncoder(nn.Module):
     def forward(self, index: Tensor) -> Tensor:
         index = torch.where(index < 0, self.num_nodes, index)  # cold start → zero features
         ids = torch.where(index < self.num_embedded, index, self.num_embedded)  # → OOV row
+        if self.training and self.id_dropout > 0:
+            drop = torch.rand(ids.shape, device=ids.device) < self.id_dropout
+            ids = torch.where(drop, self.num_embedded, ids)
         out = [self.id_embedding(ids)]  # [B, embedding_dim]
         if len(self.categorical_embeddings) > 0:
             codes = self.categorical[index]  # [B, C]

@@ -212,3 +212,22 @@ def test_earlier_output_survives_a_failed_rebuild(tmp_path, capsys):
     assert code == 2
     assert {p.name: p.read_bytes() for p in graphs.iterdir()} == before
     shutil.rmtree(graphs)
+
+
+@pytest.mark.parametrize(
+    "setting, fragments",
+    [
+        ("model.dropout=1.5", ["model.dropout", "[0, 1)", "1.5"]),
+        ("model.id_dropout=-0.1", ["model.id_dropout", "[0, 1)"]),
+        ("model.num_experts=0", ["model settings", "num_experts"]),
+    ],
+)
+def test_out_of_range_model_settings(setting, fragments, tmp_path, capsys):
+    train = write(tmp_path / "train.csv", GOOD)
+    valid = write(tmp_path / "valid.csv", GOOD.splitlines()[0] + "\nu1,i3,5,1,0\nu2,i2,6,0,0\n")
+    graphs = tmp_path / "graphs"
+    assert main(["build-graphs", str(train), "--out", str(graphs)]) == 0
+    argv = ["train", "--graphs", graphs, "--train", train, "--valid", valid]
+    code, err = run_cli([*argv, "--out", tmp_path / "run", "--set", setting], capsys)
+    assert_one_line_error(code, err, *fragments)
+    assert not (tmp_path / "run").exists()

@@ -84,6 +84,30 @@ def test_features_only_trains_the_shared_row(feature_table):
     assert enc.id_embedding.weight.grad.abs().sum() > 0
 
 
+def test_id_dropout_trains_the_oov_row(feature_table):
+    feats = feature_table(6)
+    enc = NodeEncoder(num_nodes=6, embedding_dim=8, features=feats, id_dropout=0.5)
+    index = torch.arange(6).repeat(50)  # [300]
+    torch.manual_seed(0)
+    out = enc(index)
+    oov = (out[:, :8] == enc.id_embedding.weight[enc.oov_index]).all(dim=1)
+    assert 100 < int(oov.sum()) < 200  # about half, drawn per lookup
+    own = enc.id_embedding.weight[index]
+    torch.testing.assert_close(out[~oov, :8], own[~oov])
+    torch.testing.assert_close(out[oov, 8:], enc(index)[oov, 8:])  # features kept
+    out.square().sum().backward()
+    assert enc.id_embedding.weight.grad[enc.oov_index].abs().sum() > 0
+    enc.eval()  # evaluation: every node its own row
+    torch.testing.assert_close(enc(index)[:, :8], own)
+
+
+def test_no_id_dropout_draws_nothing(feature_table):
+    enc = NodeEncoder(num_nodes=6, embedding_dim=8, features=feature_table(6))
+    state = torch.get_rng_state()
+    enc(torch.arange(6))
+    assert torch.equal(torch.get_rng_state(), state)  # earlier runs stay reproducible
+
+
 def test_gradients(feature_table, assert_grads):
     enc = NodeEncoder(num_nodes=6, embedding_dim=8, features=feature_table(6), feature_dim=4)
     enc(torch.tensor([0, 1, 2, 3, 4, 5, -1])).square().sum().backward()
@@ -124,6 +148,8 @@ def test_bad_arguments(feature_table):
         NodeEncoder(num_nodes=3, embedding_dim=8, feature_dim=0)
     with pytest.raises(ValueError, match="num_embedded"):
         NodeEncoder(num_nodes=3, embedding_dim=8, num_embedded=4)
+    with pytest.raises(ValueError, match="id_dropout"):
+        NodeEncoder(num_nodes=3, embedding_dim=8, id_dropout=1.0)
 
 
 def test_empty_table_equals_no_features():
