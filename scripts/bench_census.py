@@ -35,7 +35,7 @@ from bench_collab import model_list  # noqa: E402
 from mogenet import pipeline  # noqa: E402
 from mogenet.config import GraphConfig, RunConfig  # noqa: E402
 from mogenet.datasets.public import prepare  # noqa: E402
-from mogenet.datasets.public.census import CATEGORICAL, TASKS  # noqa: E402
+from mogenet.datasets.public.census import TASKS  # noqa: E402
 from mogenet.errors import InputError  # noqa: E402
 from mogenet.io import write_report  # noqa: E402
 
@@ -60,8 +60,7 @@ def prepare_data(args: argparse.Namespace) -> Path:
     pipeline.build_graphs(
         data / "train.csv",
         work / "graphs",
-        users=data / "users.csv",
-        categorical=CATEGORICAL,
+        users=data / "users.csv",  # categorical codes: from prepare.json
         config=GraphConfig(topk=1),
     )
     return work

@@ -30,7 +30,8 @@ def add_parser(sub) -> None:
         type=tasks_arg,
         default=(),
         metavar="COL,COL",
-        help="feature columns to embed as categories even if numeric (e.g. brand ids)",
+        help="feature columns to embed as categories even if numeric (e.g. brand ids); "
+        "a prepare.json beside the feature file (mogenet prepare) adds its own list",
     )
     g = p.add_argument_group("similarity graphs")
     g.add_argument(

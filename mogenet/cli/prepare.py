@@ -101,11 +101,4 @@ def run(args: argparse.Namespace) -> dict:
         if key not in shown:
             print(f"  {key}: {value}")
     print(f"  files: {' '.join(result['files'])}")
-    categorical = result.get("categorical") or {}
-    columns = list(dict.fromkeys(c for cols in categorical.values() for c in cols))
-    if columns:  # codes that look numeric must be named to be embedded as categories
-        print(
-            f"  categorical columns of {', '.join(categorical)}: give build-graphs "
-            f"--categorical {','.join(columns)}"
-        )
     return result

@@ -19,6 +19,7 @@ Policies (documented here, tested in ``tests/datasets/test_readers.py``):
 
 from __future__ import annotations
 
+import json
 import os
 import warnings
 from collections.abc import Iterator
@@ -371,6 +372,9 @@ def read_features(
     a number, else as strings (categorical).  Columns named in ``categorical`` stay
     strings even when they hold numbers (integer-coded categories such as brand
     ids); names not in this file are ignored, so one list can serve both tables.
+    So do the columns that a ``prepare.json`` beside the file lists for it
+    (``mogenet prepare`` writes one, e.g. ``{"categorical": {"users.csv":
+    ["occupation", …]}}``): a prepared public dataset needs no ``categorical``.
 
     Raises:
         InputError: missing id column, empty/NaN id, duplicate id (naming both lines).
@@ -378,6 +382,7 @@ def read_features(
     path = Path(path)
     header = read_header(path)
     _require_columns(path, header, [id_column])
+    categorical = (*categorical, *prepared_categorical(path))
     parts = []
     for line0, chunk in _chunks(path, header, CHUNK_ROWS):
         _check_ids(path, line0, chunk, [id_column])
@@ -404,6 +409,18 @@ def read_features(
         num = pd.to_numeric(s, errors="coerce")
         table[c] = num if (num.notna() | s.isna()).all() else s
     return table
+
+
+def prepared_categorical(path: str | os.PathLike) -> tuple[str, ...]:
+    """The categorical columns that a ``prepare.json`` beside ``path`` lists for it
+    (``()`` when there is none, or it says nothing about this file)."""
+    path = Path(path)
+    try:
+        summary = json.loads((path.parent / "prepare.json").read_text())
+        columns = summary.get("categorical", {}).get(path.name, [])
+    except (OSError, ValueError, AttributeError):  # absent, unreadable, not ours
+        return ()
+    return tuple(str(c) for c in columns) if isinstance(columns, list) else ()
 
 
 def check_same_header(reference: str | os.PathLike, other: str | os.PathLike) -> None:

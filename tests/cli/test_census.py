@@ -25,7 +25,7 @@ def census(census_raw, tmp_path_factory) -> tuple[Path, Path]:
     data, graphs = root / "data", root / "graphs"
     assert main(["prepare", "census", "--raw", str(census_raw), "--out", str(data)]) == 0
     argv = ["build-graphs", str(data / "train.csv"), "--out", str(graphs), "--topk", "1"]
-    argv += ["--users", str(data / "users.csv"), "--categorical", ",".join(CATEGORICAL)]
+    argv += ["--users", str(data / "users.csv")]  # categorical codes: from prepare.json
     assert main(argv) == 0
     return data, graphs
 
@@ -35,7 +35,7 @@ def test_graphs_keep_unseen_people_with_their_features(census):
     meta = json.loads((graphs / "meta.json").read_text())
     assert meta["log_nodes"] == {"user": 1200, "item": 1} and meta["num_users"] == 2000
     features = meta["features"]["user"]
-    assert "det_ind_code" in features["categorical_names"]  # an integer code, embedded
+    assert features["categorical_names"] == list(CATEGORICAL)  # integer codes included
     assert features["numeric_names"] == list(NUMERIC)
 
 

@@ -29,15 +29,6 @@ def test_prepare_prints_summary_and_writes(raw, tmp_path, capsys):
     assert frame.loc[frame.user_id == "2", "click"].tolist() == ["1"]  # funnel by default
 
 
-def test_prepare_prints_the_categorical_option(census_raw, tmp_path, capsys):
-    from mogenet.datasets.public.census import CATEGORICAL
-
-    assert run(["prepare", "census", "--raw", str(census_raw), "--out", str(tmp_path)]) == 0
-    hint = capsys.readouterr().out.splitlines()[-1]
-    assert hint.endswith(f"build-graphs --categorical {','.join(CATEGORICAL)}")
-    assert "users.csv" in hint
-
-
 def test_prepare_typed_options(raw, tmp_path, capsys):
     out = tmp_path / "out"
     argv = ["prepare", "taobao", "--raw", str(raw), "--out", str(out)]

@@ -1,3 +1,4 @@
+import json
 import warnings
 
 import numpy as np
@@ -121,3 +122,15 @@ def test_declared_categorical_columns_stay_strings(tmp_path):
     p = write(tmp_path, "item_id,brand,price\ni1,17,9.5\ni2,04,3.0\n", "items.csv")
     t = read_features(p, id_column="item_id", categorical=("brand", "not_here"))
     assert t["brand"].tolist() == ["17", "04"] and t["price"].dtype.kind == "f"
+
+
+def test_prepare_json_beside_the_file_declares_categorical_columns(tmp_path):
+    p = write(tmp_path, "item_id,brand,price\ni1,17,9.5\ni2,04,3.0\n", "items.csv")
+    summary = {"categorical": {"items.csv": ["brand"], "users.csv": ["price"]}}
+    (tmp_path / "prepare.json").write_text(json.dumps(summary))
+    t = read_features(p, id_column="item_id")
+    assert t["brand"].tolist() == ["17", "04"]  # listed for items.csv
+    assert t["price"].dtype.kind == "f"  # listed for another file only
+    for foreign in ("{not json", '["a list"]', '{"categorical": "brand"}'):
+        (tmp_path / "prepare.json").write_text(foreign)  # not ours: ignored
+        assert read_features(p, id_column="item_id")["brand"].dtype.kind == "i"
