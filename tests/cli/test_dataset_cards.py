@@ -4,10 +4,9 @@ build-graphs → train → evaluate, as a user would paste them.
 
 The raw files are a small synthetic behaviour log (``mogenet.datasets.synthetic``)
 written in each dataset's raw format, so the labels follow the users' and items'
-latent preferences. Only the paths are rewritten (into a temporary folder) and
-training is cut to one epoch of a small model. ``census`` has its own test
-(``test_census.py``); ``aliccp`` and ``aliexpress`` (sample skeletons, feature
-tables) are covered by their preparers' tests only.
+latent preferences. The commands run as written, from a temporary working folder;
+only ``train`` gets extra options (one epoch of a small model). ``census`` has its own test
+(``test_census.py``).
 """
 
 from __future__ import annotations
@@ -41,8 +40,9 @@ def card_commands(name: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def log():
-    """Positive events of a synthetic log: ``(frame, users, items)`` with integer ids
-    (user / item index + 1) and one row per (pair, behaviour)."""
+    """A synthetic log: ``(events, users, items, frame)``: its positive events, one
+    row per (pair, behaviour) with integer ids (user / item index + 1), the users and
+    items with those ids (``code``), and the whole log (every impression)."""
     data = generate(SyntheticConfig.preset("tiny", num_interactions=8_000, seed=0))
     frame = data.log.frame
     codes = {c: frame[c].str[1:].astype(int) for c in ("user_id", "item_id")}
@@ -63,11 +63,11 @@ def log():
     items = data.items.assign(code=data.items.item_id.str[1:].astype(int))
     items["category"] = items.category.str[1:].astype(int)
     users = data.users.assign(code=data.users.user_id.str[1:].astype(int))
-    return events, users, items
+    return events, users, items, frame
 
 
 def write_taobao(raw: Path, log) -> None:
-    events, _, items = log
+    events, _, items, _ = log
     t = events.timestamp
     span = WINDOW[1] - WINDOW[0] - 1
     ts = WINDOW[0] + ((t - t.min()) * span // max(int(t.max() - t.min()), 1))
@@ -79,7 +79,7 @@ def write_taobao(raw: Path, log) -> None:
 
 def write_ml1m(raw: Path, log) -> None:
     """A rating per clicked pair: 5 with a buy, 4 with a fav or cart, else 1–3."""
-    events, users, items = log
+    events, users, items, _ = log
     pairs = events.pivot_table(index=["user", "item"], columns="behavior", aggfunc="size")
     pairs = pairs.reindex(columns=["click", "cart", "fav", "buy"]).fillna(0).reset_index()
     first = events.groupby(["user", "item"]).timestamp.min()
@@ -106,7 +106,7 @@ def write_ml1m(raw: Path, log) -> None:
 
 
 def write_ijcai15(raw: Path, log) -> None:
-    events, users, items = log
+    events, users, items, _ = log
     day = (events.timestamp - events.timestamp.min()) // 86400  # 0 … 29
     mmdd = np.where(day < 30, 1001 + day, 1030)  # October 2014
     item = items.set_index("code")
@@ -143,7 +143,93 @@ def write_gowalla(raw: Path, log) -> None:
     (raw / "test.txt").write_text("\n".join(test) + "\n")
 
 
+def impressions(log) -> pd.DataFrame:
+    """Every impression of the synthetic log (labelled or not), integer ids, with the
+    user's and item's codes of :func:`log`, in time order."""
+    _, users, items, frame = log
+    frame = frame.sort_values("timestamp", kind="stable")
+    out = pd.DataFrame(
+        {
+            "user": frame.user_id.str[1:].astype(int).to_numpy(),
+            "item": frame.item_id.str[1:].astype(int).to_numpy(),
+            "click": frame.click.to_numpy(),
+            "buy": frame.buy.to_numpy(),
+        }
+    )
+    user = users.set_index("code")
+    out["age"] = out.user.map(user.age_bucket.astype("category").cat.codes) + 1
+    out["activity"] = out.user.map(user.activity)
+    item = items.set_index("code")
+    out["category"] = out.item.map(item.category)
+    out["brand"] = out.item.map(item.brand.str[1:].astype(int))
+    out["price"] = out.item.map(item.price)
+    return out
+
+
+def feature_list(fields: dict[str, pd.Series]) -> pd.Series:
+    """Ali-CCP ``feature_list`` per row: ``field\\x02id\\x031.0`` joined by ``\\x01``."""
+    parts = [f"{field}\x02" + ids.astype(str) + "\x031.0" for field, ids in fields.items()]
+    out = parts[0]
+    for part in parts[1:]:
+        out = out + "\x01" + part
+    return out
+
+
+def write_aliccp(raw: Path, log) -> None:
+    """User fields in the common features (joined by md5), item fields in the
+    skeleton; the latest fifth of the impressions is the official test part."""
+    rows = impressions(log)
+    cut = int(0.8 * len(rows))
+    for split, part in (("train", rows.iloc[:cut]), ("test", rows.iloc[cut:])):
+        part = part.reset_index(drop=True)
+        users = part.drop_duplicates("user")
+        common = feature_list({"101": users.user, "121": users.age, "124": users.user % 2})
+        md5 = "md5_" + users.user.astype(str)
+        frame = pd.DataFrame({"md5": md5, "n": 3, "features": common})
+        frame.to_csv(raw / f"common_features_{split}.csv", header=False, index=False)
+        items = feature_list({"205": part.item, "206": part.category, "216": part.brand})
+        frame = pd.DataFrame(
+            {
+                "sample_id": part.index + 1,
+                "click": part.click,
+                "buy": part.buy,
+                "md5": "md5_" + part.user.astype(str),
+                "n": 3,
+                "features": items,
+            }
+        )
+        frame.to_csv(raw / f"sample_skeleton_{split}.csv", header=False, index=False)
+
+
+def write_aliexpress(raw: Path, log) -> None:
+    """Each synthetic user is one search page (its features: categorical_1–9,
+    numerical_1–23) in one of four countries; a fifth of the pages form the test
+    files, so no test page is seen in training."""
+    rows = impressions(log)
+    header = ["search_id", *(f"categorical_{i}" for i in range(1, 17))]
+    header += [*(f"numerical_{i}" for i in range(1, 64)), "click", "conversion"]
+    cols = {"search_id": rows.user}
+    for i in range(1, 10):
+        cols[f"categorical_{i}"] = rows.age if i == 1 else rows.user % (i + 1)
+    cols["categorical_10"], cols["categorical_11"] = rows.item, rows.category
+    for i in range(12, 17):
+        cols[f"categorical_{i}"] = rows.brand if i == 12 else 0
+    for i in range(1, 64):
+        cols[f"numerical_{i}"] = rows.activity if i <= 23 else rows.price
+    cols["click"], cols["conversion"] = rows.click, rows.buy
+    frame = pd.DataFrame(cols)[header]
+    for k, country in enumerate(("NL", "ES", "FR", "US")):
+        folder = raw / f"AliExpress_{country}"
+        folder.mkdir(parents=True)
+        mine = frame[rows.user % 4 == k]
+        test = mine.search_id % 5 == 0
+        mine[~test].to_csv(folder / "train.csv", index=False)
+        mine[test].to_csv(folder / "test.csv", index=False)
+
+
 WRITERS = {
+    "aliccp": write_aliccp,
+    "aliexpress": write_aliexpress,
     "taobao": write_taobao,
     "ml1m": write_ml1m,
     "ijcai15": write_ijcai15,
@@ -181,7 +267,7 @@ def test_card_commands_run(name, log, tmp_path, monkeypatch):
             assert m["count"] > m["positives"] > 0 and 0.0 < m["auc"] < 1.0, (task, m)
 
 
-@pytest.mark.parametrize("name", ["ijcai15", "ml1m", "taobao"])
+@pytest.mark.parametrize("name", ["aliccp", "aliexpress", "ijcai15", "ml1m", "taobao"])
 def test_card_graphs_embed_the_prepared_categorical_columns(name, log, tmp_path, monkeypatch):
     """Integer-coded categories (``prepare.json``) reach the graph as categories,
     although the card's build-graphs command does not name them."""
@@ -200,3 +286,5 @@ def test_card_graphs_embed_the_prepared_categorical_columns(name, log, tmp_path,
         if f"--{kind}s" in argv:
             listed = set(prepared["categorical"].get(table, []))
             assert listed and listed <= set(meta["features"][kind]["categorical_names"]), kind
+    if name == "aliexpress":  # its test pages never occur in training: feature-only nodes
+        assert meta["log_nodes"]["user"] < meta["num_users"]
