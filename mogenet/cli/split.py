@@ -1,4 +1,4 @@
-"""``mogenet split LOG.csv --out DIR [--by time|random|leave-last] [--negatives K]``."""
+"""``mogenet split LOG.csv --out DIR [--by time|random|user|leave-last] [--negatives K]``."""
 
 from __future__ import annotations
 
@@ -27,7 +27,8 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--by",
         choices=list(SPLITS),
-        help="time (default when the log has timestamps), random (by user) or leave-last",
+        help="time (default when the log has timestamps), random (each user's rows), "
+        "user (whole users held out: cold-start users in valid/test) or leave-last",
     )
     p.add_argument("--ratios", type=_ratios, default=(0.8, 0.1, 0.1), help="train,valid,test")
     p.add_argument(

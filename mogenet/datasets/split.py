@@ -1,11 +1,13 @@
 """Train / valid / test splits of an :class:`~mogenet.datasets.log.InteractionLog`.
 
-Three strategies, all vectorised (numpy / pandas, no Python loop over users or
+Four strategies, all vectorised (numpy / pandas, no Python loop over users or
 rows, so they scale to 10^7 rows) and deterministic:
 
 - :func:`temporal_split` (``"time"``): by timestamp, at explicit cutoffs or at the
   global time quantiles given by ``ratios``.
 - :func:`random_split` (``"random"``): random, stratified by user.
+- :func:`user_split` (``"user"``): whole users held out (cold-start users in
+  valid/test).
 - :func:`leave_last_split` (``"leave-last"``): per user, the last interaction is the
   test row and the second-to-last the validation row.
 
@@ -240,6 +242,37 @@ def random_split(
     return _from_parts(log, part, {"by": "random", "ratios": list(r), "seed": seed})
 
 
+def user_split(
+    log: InteractionLog,
+    *,
+    ratios: Sequence[float] = DEFAULT_RATIOS,
+    seed: int = 0,
+) -> Split:
+    """Held-out users: every row of a user goes to the same part.
+
+    The users are shuffled; the first ``round(U * r_train)`` go to train, those up
+    to ``round(U * (r_train + r_valid))`` to valid, the rest to test,
+    so valid/test users never occur in train: what a model meets on logs whose test
+    "users" are new (AliExpress search pages, census people), and the strong
+    generalisation setting of collaborative-filtering papers. Give
+    ``build-graphs --users`` a table listing them and they keep their features.
+
+    Args:
+        log: the log.
+        ratios: (train, valid, test) fractions of the users, summing to 1.
+        seed: seeds the shuffle; same seed and log give the same split.
+    """
+    r = _check_ratios(ratios)
+    codes, sizes = _user_codes(log)
+    num_users = len(sizes)
+    position = np.empty(num_users, dtype=np.int64)
+    position[np.random.default_rng(seed).permutation(num_users)] = np.arange(num_users)
+    b1 = round(num_users * r[0])
+    b2 = round(num_users * (r[0] + r[1]))
+    user_part = (position >= b1).astype(np.int8) + (position >= b2)  # 0/1/2
+    return _from_parts(log, user_part[codes], {"by": "user", "ratios": list(r), "seed": seed})
+
+
 def leave_last_split(log: InteractionLog, *, seed: int | None = None) -> Split:
     """Leave-last-out: each user's last row is test, the second-to-last valid.
 
@@ -275,6 +308,7 @@ def leave_last_split(log: InteractionLog, *, seed: int | None = None) -> Split:
 SPLITS: dict[str, Callable[..., Split]] = {
     "time": temporal_split,
     "random": random_split,
+    "user": user_split,
     "leave-last": leave_last_split,
 }
 

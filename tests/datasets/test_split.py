@@ -14,6 +14,7 @@ from mogenet.datasets.split import (
     random_split,
     split_log,
     temporal_split,
+    user_split,
 )
 from mogenet.errors import InputError
 
@@ -156,6 +157,20 @@ def test_random_split_deterministic():
     assert not all(np.array_equal(a[p], c[p]) for p in a)
 
 
+def test_user_split_holds_out_whole_users():
+    log = make_log(3000, users=100)
+    split = user_split(log, ratios=(0.7, 0.2, 0.1), seed=1)
+    assert_partition(split, len(log))
+    users = {p: set(split[p].frame["user_id"]) for p in split}
+    assert sum(len(u) for u in users.values()) == 100  # disjoint: no user in two parts
+    assert [len(users[p]) for p in split] == [70, 20, 10]  # round(U * cumulative ratio)
+    assert split.info == {"by": "user", "ratios": [0.7, 0.2, 0.1], "seed": 1}
+    again = rows_of(user_split(log, ratios=(0.7, 0.2, 0.1), seed=1))
+    other = rows_of(user_split(log, ratios=(0.7, 0.2, 0.1), seed=2))
+    assert all(np.array_equal(again[p], rows_of(split)[p]) for p in again)
+    assert not all(np.array_equal(again[p], other[p]) for p in again)
+
+
 def test_leave_last_split_hand_made():
     frame = pd.DataFrame(
         {
@@ -183,10 +198,10 @@ def test_leave_last_split_without_timestamp_uses_row_order():
 
 def test_split_log_resolver():
     log = make_log(200)
-    assert set(SPLITS) == {"time", "random", "leave-last"}
+    assert set(SPLITS) == {"time", "random", "user", "leave-last"}
     for name in SPLITS:
         split = split_log(log, name, seed=0)  # every strategy accepts seed
         assert split.info["by"] == name
         assert_partition(split, len(log))
-    with pytest.raises(InputError, match="time, random, leave-last"):
+    with pytest.raises(InputError, match="time, random, user, leave-last"):
         split_log(log, "bogus")
