@@ -175,7 +175,7 @@ def build_model(
     ``log_nodes`` (``{"user": K_u, "item": K_i}``, :attr:`GraphBundle.log_nodes`)
     says how many nodes of each type appear in the training log and so own an id
     embedding; the rest of each table has features only. By default every node is
-    in the log. With ``config.ids`` off no node has an id embedding.
+    in the log. Node types left out of ``config.ids`` have no id embedding.
     """
     spec = parse_model_name(config.name)
     cls = _head_class(spec.head)
@@ -183,9 +183,12 @@ def build_model(
         if not 0.0 <= getattr(config, field) < 1.0:
             raise InputError(f"model.{field} must be in [0, 1), got {getattr(config, field)}")
     tables = {"user": user_features, "item": item_features}
+    unknown = sorted(set(config.ids) - set(tables))
+    if unknown:
+        raise InputError(f"model.ids lists unknown node type(s) {unknown}; use user, item")
     if not config.ids and not any(t.num_columns for t in tables.values()):
         raise InputError(
-            "model.ids=false leaves the model nothing to read: give user or item "
+            "model.ids=[] leaves the model nothing to read: give user or item "
             "features (build-graphs --users/--items)"
         )
     user_encoder, item_encoder = (
@@ -193,7 +196,7 @@ def build_model(
             num_nodes=table.num_nodes,
             embedding_dim=config.embedding_dim,
             features=table,
-            num_embedded=(log_nodes or {}).get(kind, table.num_nodes) if config.ids else 0,
+            num_embedded=(log_nodes or {}).get(kind, table.num_nodes) if kind in config.ids else 0,
             id_dropout=config.id_dropout,
         )
         for kind, table in tables.items()

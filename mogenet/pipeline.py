@@ -436,10 +436,11 @@ def make_trainer(
         )
     except ValueError as e:  # a module rejected a setting (e.g. 0 experts)
         raise InputError(f"model settings: {e}") from None
-    if config.loss.contrastive > 0 and not config.model.ids and not model.needs_graphs:
+    lacking = sorted({"user", "item"} - set(config.model.ids))
+    if config.loss.contrastive > 0 and lacking and not model.needs_graphs:
         raise InputError(
-            "loss.contrastive compares id embeddings, and model.ids=false leaves "
-            f"{config.model.name!r} none: turn one of them off"
+            "loss.contrastive compares user and item id embeddings, and model.ids "
+            f"leaves {config.model.name!r} none for {', '.join(lacking)}: turn one of them off"
         )
     loss = build_loss(config.loss, tasks=tasks)
     device = resolve_device(config.train.device, env)

@@ -5,7 +5,7 @@ Prepares the UCI Census-Income (KDD) raw files with the dataset card
 (``datasets/census.md``: train = the official training file, valid/test = the
 official test file halved at random), builds the graph directory (only for the id
 maps and the people's features: census has no user–item structure), then trains
-each model per seed on features only (``model.ids=false``: no valid/test person is
+each model per seed on features only (``model.ids=[]``: no valid/test person is
 in training) with early stopping on validation AUC, and scores the test half: AUC
 of ``income`` and ``never_married``, mean ± std over seeds, beside the published
 figures (Ma et al., KDD 2018, group 1; the range issue 6 quotes: income 0.94–0.96,
@@ -46,7 +46,7 @@ MODELS = {
     "omoe": ["model.name=omoe"],
 }
 #: Every model reads features only (see the module docstring).
-BASE = ["model.ids=false", "train.batch_size=1024"]
+BASE = ["model.ids=[]", "train.batch_size=1024"]
 #: Published test AUC of MMoE on census-income group 1: (low, high); high ``None``
 #: = "and above".
 PUBLISHED = {"income": (0.94, 0.96), "never_married": (0.99, None)}

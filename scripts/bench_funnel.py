@@ -154,7 +154,16 @@ def markdown(summary: dict, args: argparse.Namespace) -> str:
         + ". Mean ± std over seeds.",
         "",
         "Command: `python scripts/bench_funnel.py " + " ".join(args.argv) + "`",
+        *result_lines(summary, args),
     ]
+    return "\n".join(lines) + "\n"
+
+
+def result_lines(summary: dict, args: argparse.Namespace) -> list[str]:
+    """Markdown of :func:`summarise`: per metric, mean ± std per scorer and every
+    model's difference to MMoE with its p-value; then seconds and epochs."""
+    tasks = summary["tasks"]
+    lines = []
     for k in METRICS:
         lines += [
             "",
@@ -182,7 +191,7 @@ def markdown(summary: dict, args: argparse.Namespace) -> str:
         + "; ".join(f"{m} {e}" for m, e in summary["epochs_run"].items())
         + ".",
     ]
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def main(argv: list[str] | None = None) -> dict:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -117,12 +119,17 @@ def test_features_only(bundle):
         numeric=torch.zeros(bundle.num_users, 0),
         numeric_names=(),
     )
-    config = ModelConfig(name="mmoe", ids=False, **SMALL)
+    config = ModelConfig(name="mmoe", ids=(), **SMALL)
     args = dict(tasks=TASKS, item_features=FeatureTable.empty(bundle.num_items))
     model = build_model(config, user_features=users, **args)
     assert model.user_encoder.num_embedded == model.item_encoder.num_embedded == 0
     with pytest.raises(InputError, match="nothing to read"):
         build_model(config, user_features=FeatureTable.empty(bundle.num_users), **args)
+    items_only = build_model(replace(config, ids=("item",)), user_features=users, **args)
+    assert items_only.user_encoder.num_embedded == 0
+    assert items_only.item_encoder.num_embedded == bundle.num_items
+    with pytest.raises(InputError, match="unknown node type"):
+        build_model(replace(config, ids=("page",)), user_features=users, **args)
 
 
 def test_plus_mgnn_wraps_the_head_on_the_four_mgnn_representations(bundle):

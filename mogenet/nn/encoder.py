@@ -30,9 +30,10 @@ class NodeEncoder(nn.Module):
     :math:`K`, and keep their own features. Index ``-1`` (any negative index) is a
     node unknown to the table (cold start): the OOV id row, all categorical codes 0
     and numeric features 0 (the mean). The loss reaches the OOV row only through
-    such nodes: with :math:`K = 0` (``ModelConfig.ids = False``, features only)
-    every node uses it, and it is a learnt bias; otherwise training never sees it,
-    and only weight decay moves it (towards zero).
+    nodes that use it. With :math:`K = 0` (a node type left out of
+    ``ModelConfig.ids``: features only) every node does, and it is a learnt bias.
+    Otherwise training sees it only with ``id_dropout``; without, only weight decay
+    moves it (towards zero).
 
     The feature table is stored as **non-persistent buffers**: they move with
     :meth:`~torch.nn.Module.to` (lookups stay on the device) but are not part of

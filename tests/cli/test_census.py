@@ -39,7 +39,7 @@ def test_graphs_keep_unseen_people_with_their_features(census):
     assert features["numeric_names"] == list(NUMERIC)
 
 
-@pytest.mark.parametrize("ids", ["true", "false"])
+@pytest.mark.parametrize("ids", ["[user,item]", "[]"])
 def test_unseen_people_are_scored_by_their_features(census, tmp_path, ids):
     data, graphs = census
     run = tmp_path / "run"
@@ -58,8 +58,9 @@ def test_contrastive_loss_needs_id_embeddings(census, tmp_path, capsys):
     data, graphs = census
     argv = ["train", "--graphs", str(graphs), "--train", str(data / "train.csv")]
     argv += ["--valid", str(data / "valid.csv"), "--out", str(tmp_path / "run")]
-    argv += ["--set", "model.ids=false", "--set", "loss.contrastive=1.0"]
+    argv += ["--set", "model.ids=[item]", "--set", "loss.contrastive=1.0"]
     assert main(argv) != 0
     err = capsys.readouterr().err.strip()
-    assert "loss.contrastive" in err and "model.ids=false" in err and "\n" not in err
+    assert "loss.contrastive" in err and "model.ids" in err and "for user" in err
+    assert "\n" not in err
     assert not (tmp_path / "run").exists()
