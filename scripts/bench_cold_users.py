@@ -22,17 +22,20 @@ from __future__ import annotations
 
 import argparse
 import sys
-import time
 import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_collab import map_jobs, model_list, train_and_evaluate  # noqa: E402
-from bench_funnel import _positives, result_lines, summarise  # noqa: E402
+from bench_collab import model_list  # noqa: E402
+from bench_funnel import (  # noqa: E402
+    parse_run_args,
+    result_lines,
+    run_and_report,
+    train_models,
+)
 
 from mogenet import pipeline  # noqa: E402
 from mogenet.datasets.synthetic import SyntheticConfig, generate  # noqa: E402
-from mogenet.io import write_report  # noqa: E402
 
 #: Variant → ``--set`` overrides; ``mmoe`` is the reference.
 MODELS = {
@@ -61,19 +64,7 @@ def prepare(seed: int, args: argparse.Namespace, work: Path) -> Path:
 
 def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
     """Test metrics of every variant (and the baselines) for one seed."""
-    d = prepare(seed, args, work)
-    out: dict = {"models": {}, "seconds": {}, "epochs": {}}
-    for name in args.models:
-        start = time.perf_counter()
-        rows, fit = train_and_evaluate(d, name, MODELS[name], seed, args)
-        out["models"][name] = rows["model"]
-        out["baselines"] = {k: v for k, v in rows.items() if k != "model"}
-        out["seconds"][name] = time.perf_counter() - start
-        out["epochs"][name] = len(fit.history)
-        aucs = " ".join(f"{t} {m['auc']:.4f}" for t, m in rows["model"].items())
-        print(f"seed {seed} {name}: AUC {aucs} ({out['seconds'][name]:.0f} s)", flush=True)
-    out["positives"] = _positives(rows["model"])
-    return out
+    return train_models(prepare(seed, args, work), seed, args, MODELS.__getitem__)
 
 
 def markdown(summary: dict, args: argparse.Namespace) -> str:
@@ -101,23 +92,9 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--models", type=model_list(MODELS), default=list(MODELS))
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--set", action="append", default=[], help="extra RunConfig overrides")
-    p.add_argument(
-        "--jobs", type=int, default=1, help="seeds run in parallel (processes, one thread each)"
-    )
-    p.add_argument("--quick", action="store_true", help="smoke run: seed 0, " + " ".join(QUICK))
-    p.add_argument("--work", default="bench/cold_users_work")
-    p.add_argument("--out", default="bench/cold_users.json")
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = p.parse_args(argv)
-    if args.quick:  # tiny defaults; flags given explicitly still win
-        args = p.parse_args(["--seeds", "0", *QUICK, *argv])
-    args.argv = argv
+    args = parse_run_args(p, argv, quick=QUICK, name="cold_users")
     warnings.filterwarnings("ignore")
-    per_seed = map_jobs(args.jobs, run_seed, [(s, args, Path(args.work)) for s in args.seeds])
-    summary = summarise(per_seed, args.models)
-    report = {"args": vars(args), "per_seed": per_seed, "summary": summary}
-    write_report(args.out, report, markdown(summary, args))
-    return summary
+    return run_and_report(args, run_seed, markdown)
 
 
 if __name__ == "__main__":

@@ -40,6 +40,7 @@ import argparse
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -77,11 +78,19 @@ QUICK = ["--users", "150", "--items", "60", "--interactions", "2500", "--epochs"
 def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
     """Test metrics of every model (and the baselines) for one seed."""
     d = prepare(seed, args, work)
+    return train_models(d, seed, args, lambda m: [s.format(chain=args.chain) for s in MODELS[m]])
+
+
+def train_models(
+    d: Path, seed: int, args: argparse.Namespace, sets_of: Callable[[str], list[str]]
+) -> dict:
+    """Train every model of ``args.models`` on the prepared folder ``d`` (its
+    ``--set`` overrides: ``sets_of(name)``) and test it: the per-seed record that
+    :func:`summarise` reads."""
     out: dict = {"models": {}, "seconds": {}, "epochs": {}}
     for name in args.models:
-        sets = [s.format(chain=args.chain) for s in MODELS[name]]
         start = time.perf_counter()
-        rows, fit = train_and_evaluate(d, name, sets, seed, args)
+        rows, fit = train_and_evaluate(d, name, sets_of(name), seed, args)
         out["models"][name] = rows["model"]
         out["baselines"] = {k: v for k, v in rows.items() if k != "model"}
         out["seconds"][name] = time.perf_counter() - start
@@ -90,6 +99,36 @@ def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
         print(f"seed {seed} {name}: GAUC {gaucs} ({out['seconds'][name]:.0f} s)", flush=True)
     out["positives"] = _positives(rows["model"])
     return out
+
+
+def parse_run_args(
+    p: argparse.ArgumentParser, argv: list[str] | None, *, quick: list[str], name: str
+) -> argparse.Namespace:
+    """Add ``--jobs``, ``--quick`` (seed 0 and the ``quick`` flags, which flags
+    given explicitly override), ``--work`` and ``--out`` (``bench/<name>…``), parse
+    ``argv`` and keep it as ``args.argv``."""
+    p.add_argument(
+        "--jobs", type=int, default=1, help="seeds run in parallel (processes, one thread each)"
+    )
+    p.add_argument("--quick", action="store_true", help="smoke run: seed 0, " + " ".join(quick))
+    p.add_argument("--work", default=f"bench/{name}_work")
+    p.add_argument("--out", default=f"bench/{name}.json")
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = p.parse_args(argv)
+    if args.quick:
+        args = p.parse_args(["--seeds", "0", *quick, *argv])
+    args.argv = argv
+    return args
+
+
+def run_and_report(args: argparse.Namespace, run_seed, markdown) -> dict:
+    """``run_seed`` for every seed (``args.jobs`` at a time), then the summary, its
+    JSON and ``markdown(summary, args)`` written to ``args.out``."""
+    per_seed = map_jobs(args.jobs, run_seed, [(s, args, Path(args.work)) for s in args.seeds])
+    summary = summarise(per_seed, args.models)
+    report = {"args": vars(args), "per_seed": per_seed, "summary": summary}
+    write_report(args.out, report, markdown(summary, args))
+    return summary
 
 
 def _positives(metrics: dict) -> dict:
@@ -201,26 +240,12 @@ def main(argv: list[str] | None = None) -> dict:
     p.set_defaults(preset="funnel", users=1000, items=500, interactions=100_000)
     p.add_argument("--chain", default="click,cart,buy", help="funnel order, comma-separated")
     p.add_argument("--models", type=lambda s: s.split(","), default=list(MODELS))
-    p.add_argument(
-        "--jobs", type=int, default=1, help="seeds run in parallel (processes, one thread each)"
-    )
-    p.add_argument("--quick", action="store_true", help="smoke run: seed 0, " + " ".join(QUICK))
-    p.add_argument("--work", default="bench/funnel_work")
-    p.add_argument("--out", default="bench/funnel.json")
-    argv = sys.argv[1:] if argv is None else list(argv)
-    args = p.parse_args(argv)
-    if args.quick:  # tiny defaults; flags given explicitly still win
-        args = p.parse_args(["--seeds", "0", *QUICK, *argv])
-    args.argv = argv
+    args = parse_run_args(p, argv, quick=QUICK, name="funnel")
     unknown = [m for m in args.models if m not in MODELS]
     if unknown:
         p.error(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
     warnings.filterwarnings("ignore")
-    per_seed = map_jobs(args.jobs, run_seed, [(s, args, Path(args.work)) for s in args.seeds])
-    summary = summarise(per_seed, args.models)
-    report = {"args": vars(args), "per_seed": per_seed, "summary": summary}
-    write_report(args.out, report, markdown(summary, args))
-    return summary
+    return run_and_report(args, run_seed, markdown)
 
 
 if __name__ == "__main__":
