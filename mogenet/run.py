@@ -95,6 +95,24 @@ class Run:
     def tasks(self) -> tuple[str, ...]:
         return tuple(self.info["tasks"])
 
+    @property
+    def log_nodes(self) -> dict[str, int]:
+        """Users ``[0, K_u)`` and items ``[0, K_i)`` of the id maps occur in the
+        training log; the rest are feature-only (runs before ``log_nodes``: all)."""
+        default = {"user": len(self.user_map), "item": len(self.item_map)}
+        return {**default, **(self.info.get("log_nodes") or {})}
+
+    def unseen_share(self, users, items) -> dict[str, float]:
+        """Share of the pairs ``(users[k], items[k])`` (raw ids) whose user / item
+        does not occur in the training log: cold start, scored without an id
+        embedding of its own."""
+        shares = {}
+        for kind, ids, idmap in (("user", users, self.user_map), ("item", items, self.item_map)):
+            index = idmap.encode(ids)
+            unseen = (index < 0) | (index >= self.log_nodes[kind])
+            shares[kind] = float(unseen.mean()) if len(index) else 0.0
+        return shares
+
     def model(self) -> MultiTaskModel:
         """Rebuild the model and load its trained weights."""
         model = build_model(
@@ -102,7 +120,7 @@ class Run:
             tasks=self.tasks,
             user_features=self.user_features,
             item_features=self.item_features,
-            log_nodes=self.info.get("log_nodes"),  # absent from older runs: every node
+            log_nodes=self.log_nodes,
         )
         model.load_state_dict(self.state["model"])
         return model.eval()

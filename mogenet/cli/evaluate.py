@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from mogenet.cli.common import show_warnings_briefly
@@ -53,6 +54,12 @@ def run(args) -> None:
     rows = pipeline.evaluate(args.run_dir, args.data, device=args.device, topk=args.topk)
     out = args.out or Path(args.run_dir) / f"metrics.{Path(args.data).stem}.json"
     pipeline.write_metrics(out, rows, args.run_dir, args.data)
+    unseen = json.loads(Path(out).read_text())["run"]["unseen"]
+    if any(unseen.values()):
+        print(
+            f"cold start: {unseen['user']:.1%} of the rows have a user and "
+            f"{unseen['item']:.1%} an item that training never saw"
+        )
     print(format_tables(rows))
     for k in args.topk:
         ranked = {name: rows[name] for name in ("model", "popularity")}

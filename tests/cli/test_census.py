@@ -40,7 +40,7 @@ def test_graphs_keep_unseen_people_with_their_features(census):
 
 
 @pytest.mark.parametrize("ids", ["[user,item]", "[]"])
-def test_unseen_people_are_scored_by_their_features(census, tmp_path, ids):
+def test_unseen_people_are_scored_by_their_features(census, tmp_path, capsys, ids):
     data, graphs = census
     run = tmp_path / "run"
     argv = ["train", "--graphs", str(graphs), "--train", str(data / "train.csv")]
@@ -48,7 +48,9 @@ def test_unseen_people_are_scored_by_their_features(census, tmp_path, ids):
     argv += ["--epochs", "6", "--set", f"model.ids={ids}", "--set", "train.batch_size=128"]
     assert main(argv) == 0
     assert main(["evaluate", str(run), "--data", str(data / "test.csv")]) == 0
+    assert "cold start: 100.0% of the rows have a user and 0.0% an item" in capsys.readouterr().out
     test = json.loads((run / "metrics.test.json").read_text())
+    assert test["run"]["unseen"] == {"user": 1.0, "item": 0.0}  # every test person is new
     # The labels follow education/weeks and age; features alone give AUC > 0.75.
     assert test["income"]["auc"] > 0.75, test
     assert test["never_married"]["auc"] > 0.75, test
