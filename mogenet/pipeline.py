@@ -522,16 +522,17 @@ def evaluate(
 
 def write_metrics(
     path: str | os.PathLike, rows: dict[str, Any], run_dir: str | os.PathLike, data
-) -> None:
-    """Metrics JSON: ``{task: model metrics, …, "baselines": {...}, "run": {...}}``;
-    ``run["unseen"]`` is the share of ``data``'s rows whose user / item does not
-    occur in the training log (:meth:`Run.unseen_share`)."""
+) -> dict[str, Any]:
+    """Write and return the metrics JSON: ``{task: model metrics, …, "baselines":
+    {...}, "run": {...}}``; ``run["unseen"]`` is the share of ``data``'s rows whose
+    user / item does not occur in the training log (:meth:`Run.unseen_share`)."""
     run = Run.load(run_dir)
     pairs = read_pairs(data)
     doc = {**rows["model"], "baselines": {k: v for k, v in rows.items() if k != "model"}}
     doc["run"] = {"run_dir": os.fspath(run_dir), "data": os.fspath(data), **run.info}
     doc["run"]["unseen"] = run.unseen_share(pairs[USER], pairs[ITEM])
     write_json(path, to_jsonable(doc))
+    return doc
 
 
 def predict_pairs(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 from mogenet.cli.common import show_warnings_briefly
@@ -53,8 +52,7 @@ def run(args) -> None:
     show_warnings_briefly()
     rows = pipeline.evaluate(args.run_dir, args.data, device=args.device, topk=args.topk)
     out = args.out or Path(args.run_dir) / f"metrics.{Path(args.data).stem}.json"
-    pipeline.write_metrics(out, rows, args.run_dir, args.data)
-    unseen = json.loads(Path(out).read_text())["run"]["unseen"]
+    unseen = pipeline.write_metrics(out, rows, args.run_dir, args.data)["run"]["unseen"]
     if any(unseen.values()):
         print(
             f"cold start: {unseen['user']:.1%} of the rows have a user and "
