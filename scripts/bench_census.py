@@ -30,10 +30,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_collab import model_list  # noqa: E402
+from bench_collab import model_list, train_and_evaluate  # noqa: E402
 
 from mogenet import pipeline  # noqa: E402
-from mogenet.config import GraphConfig, RunConfig  # noqa: E402
+from mogenet.config import GraphConfig  # noqa: E402
 from mogenet.datasets.public import prepare  # noqa: E402
 from mogenet.datasets.public.census import TASKS  # noqa: E402
 from mogenet.errors import InputError  # noqa: E402
@@ -53,34 +53,25 @@ PUBLISHED = {"income": (0.94, 0.96), "never_married": (0.99, None)}
 
 
 def prepare_data(args: argparse.Namespace) -> Path:
-    """Prepare the raw files and build the graph directory under ``--work``."""
-    work = Path(args.work)
-    data = work / "data"
-    prepare("census", Path(args.raw), data)
+    """Prepare the raw files under ``--work`` and build their graph directory;
+    returns that folder (``train.csv``, ``valid.csv``, ``test.csv``, ``graphs``)."""
+    d = Path(args.work) / "data"
+    prepare("census", Path(args.raw), d)
     pipeline.build_graphs(
-        data / "train.csv",
-        work / "graphs",
-        users=data / "users.csv",  # categorical codes: from prepare.json
+        d / "train.csv",
+        d / "graphs",
+        users=d / "users.csv",  # categorical codes: from prepare.json
         config=GraphConfig(topk=1),
     )
-    return work
+    return d
 
 
-def run_model(work: Path, name: str, seed: int, args: argparse.Namespace) -> dict:
-    """Train one model with one seed; its test AUC / logloss per task."""
-    config = RunConfig().override(
-        [*BASE, *MODELS[name], f"train.seed={seed}", f"train.epochs={args.epochs}", *args.set]
-    )
-    out = work / "runs" / f"{name}_s{seed}"
+def run_model(d: Path, name: str, seed: int, args: argparse.Namespace) -> dict:
+    """Train one model with one seed (run ``d/<name>_s<seed>``); its test AUC /
+    logloss per task."""
     start = time.perf_counter()
-    _, fit = pipeline.train(
-        graphs=work / "graphs",
-        train_path=work / "data" / "train.csv",
-        valid_path=work / "data" / "valid.csv",
-        out=out,
-        config=config,
-    )
-    test = pipeline.evaluate(out, work / "data" / "test.csv")["model"]
+    rows, fit = train_and_evaluate(d, f"{name}_s{seed}", [*BASE, *MODELS[name]], seed, args)
+    test = rows["model"]
     return {
         "test": {t: {k: test[t][k] for k in ("auc", "logloss")} for t in TASKS},
         "best_epoch": fit.best_epoch,
@@ -146,12 +137,12 @@ def main(argv: list[str] | None = None) -> dict:
     args.argv = list(argv if argv is not None else sys.argv[1:])
     warnings.filterwarnings("ignore")
     try:
-        work = prepare_data(args)
+        d = prepare_data(args)
     except InputError as e:
         sys.exit(f"bench_census: {e}")
     per_seed = []
     for seed in args.seeds:
-        row = {m: run_model(work, m, seed, args) for m in args.models}
+        row = {m: run_model(d, m, seed, args) for m in args.models}
         aucs = "  ".join(
             f"{m} " + "/".join(f"{r['test'][t]['auc']:.4f}" for t in TASKS) for m, r in row.items()
         )

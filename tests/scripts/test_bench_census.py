@@ -38,7 +38,7 @@ def test_run_writes_report(bench, census_raw, tmp_path):
             # Unseen test people are scored by their features, not alike (AUC 0.5).
             assert summary["mean_auc"][model][task] > 0.7, (model, task)
     assert set(summary["mmoe_within_1_point"]) == {"income", "never_married"}
-    run = tmp_path / "work" / "runs" / "mmoe_s0"
+    run = tmp_path / "work" / "data" / "mmoe_s0"
     config = yaml.safe_load((run / "config.yaml").read_text())
     assert config["model"]["ids"] == []  # features only
     md = out.with_suffix(".md").read_text()
