@@ -49,6 +49,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_collab import (  # noqa: E402
     add_data_args,
     map_jobs,
+    model_list,
     paired_p,
     prepare,
     train_and_evaluate,
@@ -239,11 +240,8 @@ def main(argv: list[str] | None = None) -> dict:
     add_data_args(p)
     p.set_defaults(preset="funnel", users=1000, items=500, interactions=100_000)
     p.add_argument("--chain", default="click,cart,buy", help="funnel order, comma-separated")
-    p.add_argument("--models", type=lambda s: s.split(","), default=list(MODELS))
+    p.add_argument("--models", type=model_list(MODELS), default=list(MODELS))
     args = parse_run_args(p, argv, quick=QUICK, name="funnel")
-    unknown = [m for m in args.models if m not in MODELS]
-    if unknown:
-        p.error(f"unknown model(s) {unknown}; choose from {list(MODELS)}")
     warnings.filterwarnings("ignore")
     return run_and_report(args, run_seed, markdown)
 
