@@ -170,25 +170,21 @@ def _degree_stats(deg: np.ndarray) -> dict:
     }
 
 
-def _require_id_column(frame: pd.DataFrame, id_column: str, kind: str) -> None:
-    if id_column not in frame.columns:
-        raise InputError(f"{kind} feature table has no '{id_column}' column", column=id_column)
-
-
 def _with_feature_nodes(
     idmap: IdMap, frame: pd.DataFrame | None, id_column: str, kind: str
 ) -> IdMap:
-    """``idmap`` (the log's nodes) followed by the feature table's other ids."""
+    """``idmap`` (the log's nodes) followed by the feature table's other ids (the
+    first use of the table: its id column is checked here)."""
     if frame is None:
         return idmap
-    _require_id_column(frame, id_column, kind)
+    if id_column not in frame.columns:
+        raise InputError(f"{kind} feature table has no '{id_column}' column", column=id_column)
     return idmap.extended(frame[id_column])
 
 
-def _features(frame: pd.DataFrame | None, idmap: IdMap, id_column: str, kind: str) -> FeatureTable:
+def _features(frame: pd.DataFrame | None, idmap: IdMap, id_column: str) -> FeatureTable:
     if frame is None:
         return FeatureTable.empty(len(idmap))
-    _require_id_column(frame, id_column, kind)
     return FeatureTable.encode(frame, idmap, id_column=id_column)
 
 
@@ -311,8 +307,8 @@ class GraphBundle:
             with clock("item_similar"):
                 ii_index, ii_weight = build_similarity(bip.edge_index.flip(0), n_i, n_u, **sim)
             with clock("features"):
-                user_feats = _features(users, user_map, USER, "user")
-                item_feats = _features(items, item_map, ITEM, "item")
+                user_feats = _features(users, user_map, USER)
+                item_feats = _features(items, item_map, ITEM)
         finally:
             if own_clock:
                 clock.close()
