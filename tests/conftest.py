@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import importlib.util
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -14,6 +16,20 @@ from mogenet.config import GraphConfig
 from mogenet.datasets import InteractionLog
 from mogenet.datasets.synthetic import SyntheticConfig, generate
 from mogenet.graphs import GraphBundle
+
+
+@pytest.fixture(scope="module")
+def bench(request):
+    """The script of the test module's ``SCRIPT`` path (``scripts/NAME.py``), imported
+    as module ``NAME``; registered in ``sys.modules`` while the module's tests run
+    (dataclasses look their module up there)."""
+    path = Path(request.module.SCRIPT)
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    yield module
+    del sys.modules[spec.name]
 
 
 @pytest.fixture(scope="session")

@@ -4,11 +4,9 @@ weights, "not recorded" sections, and (with Chromium) what a browser shows."""
 from __future__ import annotations
 
 import base64
-import importlib.util
 import io
 import json
 import re
-import sys
 from pathlib import Path
 
 import pytest
@@ -166,13 +164,9 @@ def test_bad_inputs(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def screenshot():
-    spec = importlib.util.spec_from_file_location("screenshot_report", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
+def screenshot(bench):
+    """``scripts/screenshot_report.py`` as a module."""
+    return bench
 
 
 def test_script_helpers(screenshot, tmp_path):

@@ -3,25 +3,12 @@ writes its JSON and Markdown (benchmarks are not timed tests: structure only).""
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
-import pytest
 import torch
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "bench_mose.py"
-
-
-@pytest.fixture(scope="module")
-def bench():
-    spec = importlib.util.spec_from_file_location("bench_mose", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module
-    spec.loader.exec_module(module)
-    yield module
-    del sys.modules[spec.name]
 
 
 def test_quick_run_writes_report(bench, tmp_path):
