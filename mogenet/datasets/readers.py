@@ -139,8 +139,13 @@ def _require_columns(
 ) -> None:
     for c in required:
         if c not in header:
+            hint = ""
+            if len(header) == 1:
+                sep = next((s for s in (";", "\t", "|") if s in header[0]), None)
+                if sep is not None:
+                    hint = f"; the file looks {sep!r}-separated, mogenet reads comma-separated CSV"
             raise InputError(
-                f"{problem} (header has: {', '.join(header)})", file=path, row=1, column=c
+                f"{problem} (header has: {', '.join(header)}{hint})", file=path, row=1, column=c
             )
 
 

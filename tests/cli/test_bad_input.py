@@ -39,6 +39,10 @@ def assert_one_line_error(code: int, err: str, *fragments: str) -> None:
 
 CASES = {
     "missing_column": ("user_id,click\nu1,1\n", ["log.csv", "line 1", "'item_id'", "missing"]),
+    "semicolon_separated": (
+        "user_id;item_id;click\nu1;i1;1\n",
+        ["log.csv", "line 1", "'user_id'", "';'-separated", "comma-separated"],
+    ),
     "label_not_binary": (
         "user_id,item_id,click\nu1,i1,1\nu1,i2,2\n",
         ["log.csv", "line 3", "'click'", "0 or 1", "'2'"],
