@@ -538,7 +538,10 @@ def write_metrics(
 def predict_pairs(
     run_dir: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike, *, device="cpu"
 ) -> pd.DataFrame:
-    """Write ``user_id,item_id,p_<task>…`` for every pair of ``data`` (raw ids)."""
+    """Write ``user_id,item_id,p_<task>…`` for every pair of ``data`` (raw ids).
+
+    The returned table's ``attrs["unseen"]`` holds the shares of pairs whose user /
+    item the training log lacks (:meth:`Run.unseen_share`), which are cold start."""
     run = Run.load(run_dir)
     pairs = read_pairs(data)
     scores = score_log(run, pairs, device=device)
@@ -549,6 +552,7 @@ def predict_pairs(
         raise InputError("no pairs to score", file=data)
     with atomic_path(out) as tmp:
         table.to_csv(tmp, index=False, float_format="%.6g")
+    table.attrs["unseen"] = run.unseen_share(pairs[USER], pairs[ITEM])
     return table
 
 

@@ -24,3 +24,14 @@ def show_warnings_briefly() -> None:
         print(f"warning: {message}", file=sys.stderr)
 
     warnings.showwarning = show
+
+
+def cold_start_note(unseen: dict[str, float]) -> str | None:
+    """One line giving the shares of rows whose user / item training never saw
+    (:meth:`mogenet.run.Run.unseen_share`), or ``None`` when there are none."""
+    if not any(unseen.values()):
+        return None
+    return (
+        f"cold start: {unseen['user']:.1%} of the rows have a user and "
+        f"{unseen['item']:.1%} an item that training never saw"
+    )

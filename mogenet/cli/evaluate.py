@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mogenet.cli.common import show_warnings_briefly
+from mogenet.cli.common import cold_start_note, show_warnings_briefly
 from mogenet.metrics import format_table, format_tables
 
 
@@ -53,11 +53,8 @@ def run(args) -> None:
     rows = pipeline.evaluate(args.run_dir, args.data, device=args.device, topk=args.topk)
     out = args.out or Path(args.run_dir) / f"metrics.{Path(args.data).stem}.json"
     unseen = pipeline.write_metrics(out, rows, args.run_dir, args.data)["run"]["unseen"]
-    if any(unseen.values()):
-        print(
-            f"cold start: {unseen['user']:.1%} of the rows have a user and "
-            f"{unseen['item']:.1%} an item that training never saw"
-        )
+    if note := cold_start_note(unseen):
+        print(note)
     print(format_tables(rows))
     for k in args.topk:
         ranked = {name: rows[name] for name in ("model", "popularity")}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from mogenet.cli.common import show_warnings_briefly
+from mogenet.cli.common import cold_start_note, show_warnings_briefly
 
 
 def add_parser(sub) -> None:
@@ -19,4 +19,6 @@ def run(args) -> None:
 
     show_warnings_briefly()
     table = pipeline.predict_pairs(args.run_dir, args.data, args.out, device=args.device)
+    if note := cold_start_note(table.attrs["unseen"]):
+        print(note)
     print(f"{len(table)} predictions written to {args.out}")

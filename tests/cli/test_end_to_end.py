@@ -128,6 +128,12 @@ def test_pipeline_verbs(tiny_raw, tmp_path, capsys):
         table["item_id"] == test["item_id"]
     ).all()
     assert table[["p_click", "p_buy"]].apply(lambda s: s.between(0, 1).all()).all()
+    unseen = metrics["run"]["unseen"]  # the same shares as `evaluate` found
+    assert f"cold start: {unseen['user']:.1%} of the rows have a user" in capsys.readouterr().out
+    known_item = test["item_id"].iloc[0]
+    (tmp_path / "new.csv").write_text(f"user_id,item_id\nnobody,{known_item}\n")
+    assert main(["predict", str(run), "--data", str(tmp_path / "new.csv"), "--out", str(pred)]) == 0
+    assert "cold start: 100.0% of the rows have a user and 0.0% an item" in capsys.readouterr().out
 
     assert main(["export", str(run), "--out", str(emb)]) == 0
     users = pq.read_table(emb / "users.parquet").to_pandas()
