@@ -36,7 +36,7 @@ from torch import nn
 
 from mogenet.config import LossConfig, ModelConfig
 from mogenet.datasets.features import FeatureTable
-from mogenet.errors import InputError
+from mogenet.errors import InputError, did_you_mean
 from mogenet.losses import MultiTaskLoss
 from mogenet.nn.encoder import NodeEncoder
 from mogenet.nn.heads import HEADS, MultiTaskHead
@@ -109,7 +109,7 @@ def _head_class(name: str) -> type[MultiTaskHead]:
         models = ", ".join(sorted([*HEADS, *MODELS]))
         raise UnknownNameError(
             f"unknown model {name!r}; models: {models}, and NAME+{GRAPH_SUFFIX} for a "
-            "head NAME that does not read the graph"
+            "head NAME that does not read the graph" + did_you_mean(name, [*HEADS, *MODELS])
         ) from None
 
 

@@ -17,7 +17,7 @@ from typing import Any, Union, get_args, get_origin, get_type_hints
 
 import yaml
 
-from mogenet.errors import InputError
+from mogenet.errors import InputError, did_you_mean
 
 
 @dataclass
@@ -325,11 +325,18 @@ class RunConfig:
             *parents, leaf = key.strip().split(".")
             for p in parents:
                 if not isinstance(node.get(p), dict):
-                    raise InputError(f"--set {key}: unknown setting '{p}'")
+                    sections = sorted(k for k, v in node.items() if isinstance(v, dict))
+                    raise InputError(
+                        f"--set {key}: unknown section '{p}' (known: {', '.join(sections)})"
+                        + did_you_mean(p, sections)
+                    )
                 node = node[p]
             if leaf not in node and not (parents and parents[-1] == "head_options"):
                 known = ", ".join(sorted(node))
-                raise InputError(f"--set {key}: unknown setting '{leaf}' (known: {known})")
+                raise InputError(
+                    f"--set {key}: unknown setting '{leaf}' (known: {known})"
+                    + did_you_mean(leaf, node)
+                )
             node[leaf] = yaml.safe_load(raw)
         return RunConfig.from_dict(d, source="--set")
 
@@ -353,7 +360,7 @@ def _build(cls: type, d: dict[str, Any], source: str) -> Any:
         if k not in names:
             raise InputError(
                 f"{source}: unknown setting '{k}' in {cls.__name__} "
-                f"(known: {', '.join(sorted(names))})"
+                f"(known: {', '.join(sorted(names))})" + did_you_mean(k, names)
             )
         kwargs[k] = _coerce(hints[k], v, f"{source}: {k}")
     return cls(**kwargs)

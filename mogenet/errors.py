@@ -52,5 +52,14 @@ class InputError(MogenetError):
         return f"{loc}: {self.message}" if loc else self.message
 
 
+def did_you_mean(name: str, choices) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``choices`` to a mistyped
+    ``name`` (difflib's ratio ≥ 0.6), or ``""`` when none is close."""
+    import difflib
+
+    close = difflib.get_close_matches(name, [str(c) for c in choices], n=1)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 class TrainingError(MogenetError):
     """Training cannot go on (e.g. a non-finite loss); the message names step and task."""

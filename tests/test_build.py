@@ -78,7 +78,8 @@ def test_parse_model_name(name, spec):
         ("ngcf+mgnn", "'ngcf' already reads the graph"),
         ("mmoe+gcn", "only suffix is '\\+mgnn'"),
         ("+mgnn", "only suffix"),
-        ("nope", "unknown model 'nope'; models: .*ngcf.*NAME\\+mgnn"),
+        ("nope", "unknown model 'nope'; models: .*ngcf.*NAME\\+mgnn.*graph$"),
+        ("mmo", "unknown model 'mmo'; .*; did you mean 'mmoe'\\?$"),
         ("nope+mgnn", "unknown model 'nope'"),
     ],
 )

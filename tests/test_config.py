@@ -18,8 +18,12 @@ def test_yaml_round_trip(tmp_path):
 @pytest.mark.parametrize(
     "assignment, message",
     [
-        ("train.lrr=1", "unknown setting 'lrr'"),
-        ("trainer.lr=1", "unknown setting 'trainer'"),
+        ("train.lrr=1", "unknown setting 'lrr' .*; did you mean 'lr'\\?$"),
+        ("train.learning_rate=1", "unknown setting 'learning_rate' \\(known: .*weight_decay\\)$"),
+        (
+            "trainer.lr=1",
+            "unknown section 'trainer' \\(known: graph, loss, .*\\); did you mean 'train'",
+        ),
         ("train.epochs=abc", "expected int"),
         ("train.epochs=1.5", "expected an integer"),
         ("train.lr", "key=value"),

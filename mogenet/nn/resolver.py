@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from mogenet.errors import InputError
+from mogenet.errors import InputError, did_you_mean
 
 if TYPE_CHECKING:
     from mogenet.nn.heads.base import MultiTaskHead
@@ -70,6 +70,7 @@ class Registry(dict[str, type[T]], Generic[T]):
             available = ", ".join(sorted(self)) or "(none)"
             raise UnknownNameError(
                 f"unknown {self.kind} '{name}'; available: {available}"
+                + did_you_mean(normalize_name(name), self)
             ) from None
 
     def resolve(self, name: str, **kwargs: Any) -> T:

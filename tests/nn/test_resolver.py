@@ -39,6 +39,8 @@ def test_registry_register_and_duplicates():
         class Other:
             pass
 
-    with pytest.raises(UnknownNameError, match="unknown thing 'baz'; available: foo_bar"):
+    with pytest.raises(UnknownNameError, match="unknown thing 'baz'; available: foo_bar$"):
         reg.get_class("baz")
+    with pytest.raises(UnknownNameError, match="available: foo_bar; did you mean 'foo_bar'\\?$"):
+        reg.get_class("Foo-Baz")
     assert repr(reg) == "Registry(thing: ['foo_bar'])"
