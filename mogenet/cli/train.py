@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from mogenet.cli.common import show_warnings_briefly, tasks_arg
-from mogenet.config import RunConfig
+from mogenet.config import PRESETS, RunConfig
 from mogenet.errors import InputError
 from mogenet.metrics import format_table
 
@@ -36,13 +36,17 @@ def add_parser(sub) -> None:
     p.add_argument("--train", metavar="TRAIN.csv")
     p.add_argument("--valid", metavar="VALID.csv")
     p.add_argument("--out", metavar="RUN_DIR")
-    p.add_argument("--model", help="head name (default: mmoe)")
+    p.add_argument(
+        "--model",
+        help="mmoe (default), mogenet, ple, esmm, …, or NAME+mgnn for a head on the MGNN "
+        "representations; a wrong name lists them all",
+    )
     p.add_argument("--tasks", type=tasks_arg, help="tasks to train, comma separated")
     p.add_argument("--device", help="cpu, cuda or cuda:N")
     p.add_argument("--epochs", type=int)
     base = p.add_mutually_exclusive_group()
     base.add_argument("--config", metavar="FILE.yaml", help="a RunConfig in YAML")
-    base.add_argument("--preset", help="a named configuration, e.g. mogenet-paper")
+    base.add_argument("--preset", help=f"a named configuration: {', '.join(sorted(PRESETS))}")
     p.add_argument(
         "--set",
         action="append",
