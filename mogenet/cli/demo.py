@@ -28,8 +28,10 @@ def add_parser(sub) -> None:
     )
     p.add_argument("--model", help="model name, overriding the configuration's (e.g. mmoe)")
     p.add_argument("--epochs", type=int, default=30, help="maximum epochs (early stopping)")
-    p.add_argument("--device", default="cpu")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of the data and of training (default: 0)"
+    )
     p.set_defaults(func=run)
 
 

@@ -33,7 +33,9 @@ def add_parser(sub) -> None:
         "file).",
     )
     p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--data", required=True, metavar="TEST.csv")
+    p.add_argument(
+        "--data", required=True, metavar="TEST.csv", help="labelled rows, as the training log"
+    )
     p.add_argument("--out", metavar="METRICS.json", help="default: RUN_DIR/metrics.<data>.json")
     p.add_argument(
         "--topk",
@@ -42,7 +44,7 @@ def add_parser(sub) -> None:
         metavar="K,K",
         help="also compute Recall@K and NDCG@K for these list lengths, e.g. 10,20",
     )
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     p.set_defaults(func=run)
 
 

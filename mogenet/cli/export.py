@@ -6,7 +6,12 @@ from __future__ import annotations
 def add_parser(sub) -> None:
     p = sub.add_parser("export", help="export user/item embeddings (Parquet + .npy)")
     p.add_argument("run_dir", metavar="RUN_DIR")
-    p.add_argument("--out", required=True, metavar="EMB_DIR")
+    p.add_argument(
+        "--out",
+        required=True,
+        metavar="EMB_DIR",
+        help="writes users/items .parquet, .npy and .ids.txt here",
+    )
     p.set_defaults(func=run)
 
 

@@ -10,7 +10,7 @@ def add_parser(sub) -> None:
     p.add_argument("run_dir", metavar="RUN_DIR")
     p.add_argument("--data", required=True, metavar="PAIRS.csv")
     p.add_argument("--out", required=True, metavar="PRED.csv")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     p.set_defaults(func=run)
 
 

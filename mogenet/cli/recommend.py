@@ -59,7 +59,7 @@ def add_parser(sub) -> None:
         help="also return the user's training interactions",
     )
     p.add_argument("--out", metavar="FILE.csv", help="also write user_id,rank,item_id,score")
-    p.add_argument("--device", default="cpu")
+    p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     p.set_defaults(func=run)
 
 

@@ -23,7 +23,9 @@ def _ratios(value: str) -> tuple[float, float, float]:
 def add_parser(sub) -> None:
     p = sub.add_parser("split", help="split a log into train/valid/test CSVs")
     p.add_argument("log", metavar="LOG.csv", help="interactions, wide or long form")
-    p.add_argument("--out", required=True, metavar="DIR")
+    p.add_argument(
+        "--out", required=True, metavar="DIR", help="writes train.csv, valid.csv and test.csv here"
+    )
     p.add_argument(
         "--by",
         choices=list(SPLITS),
@@ -39,7 +41,9 @@ def add_parser(sub) -> None:
         help="sample K negatives per positive in every part (implicit-feedback logs)",
     )
     p.add_argument("--tasks", type=tasks_arg, help="label columns to keep (default: all)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--seed", type=int, default=0, help="seed of random splits and negatives (default: 0)"
+    )
     p.set_defaults(func=run)
 
 
