@@ -22,7 +22,9 @@ the generator ``fav`` is a sibling of ``cart`` under ``click`` (its true probabi
 exceeds cart's on about a quarter of the impressions), while ``buy`` is boosted by
 ``cart`` and its true probability stays below cart's on > 99 % of them. ``fav``
 is then outside the chain (an ordinary tower). ``--chain click,cart,fav,buy``
-runs the tasks' own order.
+runs the tasks' own order, and ``--chain click,cart,buy/click,fav`` the generator's
+own funnel, a tree (branches separated by ``/``; see
+:func:`mogenet.nn.heads.chain.check_chain`).
 
     python scripts/bench_funnel.py --seeds 0,1,2 --out bench/funnel.json
     python scripts/bench_funnel.py --seeds 0,1,2,3,4 --users 5000 --items 2000 \
@@ -61,10 +63,19 @@ from mogenet.io import write_report  # noqa: E402
 #: Model name → ``--set`` overrides (``{chain}`` is filled from ``--chain``).
 MODELS = {
     "mmoe": [],
-    "esmm": ["model.name=esmm", "model.head_options.chain=[{chain}]"],
-    "aitm": ["model.name=aitm", "model.head_options.chain=[{chain}]"],
-    "bpcm": ["model.name=bpcm", "model.head_options.chain=[{chain}]"],
+    "esmm": ["model.name=esmm", "model.head_options.chain={chain}"],
+    "aitm": ["model.name=aitm", "model.head_options.chain={chain}"],
+    "bpcm": ["model.name=bpcm", "model.head_options.chain={chain}"],
 }
+
+
+def chain_setting(chain: str) -> str:
+    """``--chain`` as the YAML of ``model.head_options.chain``: ``click,cart,buy`` →
+    ``[click,cart,buy]``; ``click,cart,buy/click,fav`` → ``[[click,cart,buy],[click,fav]]``."""
+    branches = [f"[{branch}]" for branch in chain.split("/")]
+    return branches[0] if len(branches) == 1 else f"[{','.join(branches)}]"
+
+
 #: ``auc_true``: AUC against the oracle's true probabilities, which
 #: :func:`mogenet.pipeline.evaluate` reports on synthetic data.
 METRICS = ("auc", "auc_true", "gauc")
@@ -79,7 +90,8 @@ QUICK = ["--users", "150", "--items", "60", "--interactions", "2500", "--epochs"
 def run_seed(seed: int, args: argparse.Namespace, work: Path) -> dict:
     """Test metrics of every model (and the baselines) for one seed."""
     d = prepare(seed, args, work)
-    return train_models(d, seed, args, lambda m: [s.format(chain=args.chain) for s in MODELS[m]])
+    chain = chain_setting(args.chain)
+    return train_models(d, seed, args, lambda m: [s.format(chain=chain) for s in MODELS[m]])
 
 
 def train_models(
@@ -239,7 +251,11 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
     add_data_args(p)
     p.set_defaults(preset="funnel", users=1000, items=500, interactions=100_000)
-    p.add_argument("--chain", default="click,cart,buy", help="funnel order, comma-separated")
+    p.add_argument(
+        "--chain",
+        default="click,cart,buy",
+        help="funnel order, comma-separated; branches of a tree separated by /",
+    )
     p.add_argument("--models", type=model_list(MODELS), default=list(MODELS))
     args = parse_run_args(p, argv, quick=QUICK, name="funnel")
     warnings.filterwarnings("ignore")

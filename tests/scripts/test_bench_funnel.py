@@ -73,3 +73,17 @@ def test_jobs_keep_seed_order(tmp_path):
     assert a[0]["baselines"]["oracle"] != a[1]["baselines"]["oracle"]  # the check can fail
     for s, p in zip(a, b, strict=True):
         assert s["baselines"]["oracle"] == p["baselines"]["oracle"]
+
+
+def test_chain_option_takes_the_branches_of_a_tree(tmp_path):
+    assert bench_funnel.chain_setting("click,buy") == "[click,buy]"
+    assert bench_funnel.chain_setting("click,cart,buy/click,fav") == (
+        "[[click,cart,buy],[click,fav]]"
+    )
+    work = tmp_path / "w"
+    bench_funnel.main(
+        ["--quick", "--models", "esmm", "--chain", "click,cart,buy/click,fav"]
+        + ["--interactions", "1500", "--work", str(work), "--out", str(tmp_path / "f.json")]
+    )
+    head = Run.load(work / "seed0" / "esmm").model().head
+    assert head.chain == (("click", "cart", "buy"), ("click", "fav"))

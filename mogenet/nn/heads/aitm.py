@@ -96,7 +96,9 @@ class AITM(MultiTaskHead):
     Every task's BCE is over all impressions, as in the paper.
 
     The paper has two tasks; with more, every step :math:`t \ge 2` has its own
-    transfer :math:`g_t` and AIT parameters. A task outside ``chain`` keeps
+    transfer :math:`g_t` and AIT parameters. In a branching funnel
+    (:func:`~mogenet.nn.heads.chain.check_chain`), :math:`t-1` is :math:`t`'s parent,
+    so siblings read the same :math:`\mathbf{z}`. A task outside ``chain`` keeps
     :math:`\mathbf{z} = \mathbf{q}` (like the first step) and is not calibrated.
     ``aux["<task>_transfer_weight"]`` is :math:`w_{\mathbf{p}_{t-1}}` ``[B]``, the share
     of the transferred information, for each step :math:`t \ge 2`.
@@ -110,7 +112,7 @@ class AITM(MultiTaskHead):
     Args:
         in_channels: size of each input sample.
         tasks: task names.
-        chain: the funnel order (default: ``tasks`` in order); see
+        chain: the funnel order (default: ``tasks`` in order), or its branches; see
             :func:`~mogenet.nn.heads.chain.check_chain`.
         hidden_channels: layer sizes of each task tower :math:`f_t` (the last is
             :math:`k`).
@@ -133,7 +135,7 @@ class AITM(MultiTaskHead):
         *,
         in_channels: int,
         tasks: Sequence[str],
-        chain: Sequence[str] | None = None,
+        chain: Sequence[str] | Sequence[Sequence[str]] | None = None,
         hidden_channels: Sequence[int] = (64, 32),
         tower_channels: Sequence[int] = (),
         dropout: float = 0.0,

@@ -102,10 +102,10 @@ class MultiTaskHead(nn.Module, ABC):
         """
 
     def extra_repr(self) -> str:
-        values = ((name, getattr(self, name)) for name in self.repr_fields)
-        return ", ".join(
-            f"{name}={list(value) if isinstance(value, tuple) else value}" for name, value in values
-        )
+        def plain(value):  # tuples (also nested, as a branching chain) print as lists
+            return [plain(v) for v in value] if isinstance(value, tuple) else value
+
+        return ", ".join(f"{name}={plain(getattr(self, name))}" for name in self.repr_fields)
 
     def __repr__(self) -> str:
         extra = self.extra_repr()

@@ -215,14 +215,16 @@ class BPCM(MultiTaskHead):
     BPCM builds on) over adjacent chain steps. :math:`\alpha` = 0.6 by default, the
     paper's best value (§4.5, also AITM's); 0 turns it off.
 
-    A task outside ``chain`` gets its feature tower and prediction with
+    In a branching funnel (:func:`~mogenet.nn.heads.chain.check_chain`),
+    :math:`t-1` is :math:`t`'s parent. A task outside ``chain`` gets its feature
+    tower and prediction with
     :math:`\mathbf{Z} = \mathbf{q}` (like the first step) and is not calibrated. The
     graph tensor ``z`` is ignored; ``gates`` is ``None``.
 
     Args:
         in_channels: size of each input sample (a multiple of ``num_fields``).
         tasks: task names.
-        chain: the funnel order (default: ``tasks`` in order); see
+        chain: the funnel order (default: ``tasks`` in order), or its branches; see
             :func:`~mogenet.nn.heads.chain.check_chain`.
         num_fields: number :math:`I` of equal-width fields ``x`` is split into.
         aggregation_channels: hidden size of each feature tower's FAU.
@@ -250,7 +252,7 @@ class BPCM(MultiTaskHead):
         *,
         in_channels: int,
         tasks: Sequence[str],
-        chain: Sequence[str] | None = None,
+        chain: Sequence[str] | Sequence[Sequence[str]] | None = None,
         num_fields: int = 2,
         aggregation_channels: int = 64,
         tower_channels: Sequence[int] = (16,),

@@ -11,7 +11,7 @@ from torch import Tensor
 
 from mogenet.nn.expert import tower_logits
 from mogenet.nn.heads.base import TaskTowersHead
-from mogenet.nn.heads.chain import chain_parents, check_chain
+from mogenet.nn.heads.chain import Chain, chain_parents, chain_root, check_chain
 from mogenet.nn.output import HeadOutput
 from mogenet.nn.resolver import register_head
 
@@ -31,7 +31,7 @@ def log1mexp(a: Tensor) -> Tensor:
     return torch.where(near_zero, hi, lo)
 
 
-def funnel_logits(conditional: Mapping[str, Tensor], chain: Sequence[str]) -> dict[str, Tensor]:
+def funnel_logits(conditional: Mapping[str, Tensor], chain: Chain) -> dict[str, Tensor]:
     r"""Logits of the chain marginals from the logits of the conditionals:
 
     .. math::
@@ -41,19 +41,21 @@ def funnel_logits(conditional: Mapping[str, Tensor], chain: Sequence[str]) -> di
     (:math:`c_1` is returned unchanged as :math:`o_1`). Computed in log space, so
     :math:`c_j = \pm 50` gives finite logits and gradients. :math:`o_k \le o_{k-1}`
     holds exactly: ``torch.minimum`` removes the last-ulp rounding of the log-space
-    round trip (an identity in exact arithmetic).
+    round trip (an identity in exact arithmetic). In a branching funnel the sum runs
+    over the task's ancestors (:func:`~mogenet.nn.heads.chain.chain_parents`).
 
     Args:
         conditional: chain task → ``[B]`` logit of :math:`p(t_k \mid t_{k-1})`
             (of :math:`p(t_1)` for the first step).
-        chain: the funnel order.
+        chain: the funnel (a chain or its branches; see
+            :func:`~mogenet.nn.heads.chain.check_chain`).
     """
-    first = chain[0]
-    out = {first: conditional[first]}
-    log_p = F.logsigmoid(conditional[first])  # [B]
-    for prev, task in zip(chain, chain[1:], strict=False):
-        log_p = log_p + F.logsigmoid(conditional[task])  # [B] log p(t_1 … t_k)
-        out[task] = torch.minimum(log_p - log1mexp(log_p), out[prev])
+    root = chain_root(chain)
+    out = {root: conditional[root]}
+    log_p = {root: F.logsigmoid(conditional[root])}  # [B] each
+    for task, parent in chain_parents(chain).items():  # parents come first
+        log_p[task] = log_p[parent] + F.logsigmoid(conditional[task])  # log p(t_1 … t_k)
+        out[task] = torch.minimum(log_p[task] - log1mexp(log_p[task]), out[parent])
     return out
 
 
@@ -81,7 +83,9 @@ class ESMM(TaskTowersHead):
     ``chain=["click", "buy"]``: ``aux["buy_given_click"]``, the pCVR logit).
 
     The product presumes nested labels (:math:`t_k = 1 \Rightarrow t_{k-1} = 1`);
-    leave a task out of the chain when that is false for it. A task outside the
+    leave a task out of the chain when that is false for it. A branching funnel
+    (:func:`~mogenet.nn.heads.chain.check_chain`, e.g. ``[[click, cart, buy], [click,
+    fav]]``) multiplies along each task's path from the root. A task outside the
     chain gets its own tower, and its logit is that tower's output (no product).
 
     Each tower is one MLP ``in_channels → hidden_channels → tower_channels → 1``
@@ -93,7 +97,7 @@ class ESMM(TaskTowersHead):
     Args:
         in_channels: size of each input sample.
         tasks: task names.
-        chain: the funnel order (default: ``tasks`` in order); see
+        chain: the funnel order (default: ``tasks`` in order), or its branches; see
             :func:`~mogenet.nn.heads.chain.check_chain`.
         hidden_channels: first hidden layer sizes of every tower.
         tower_channels: further hidden layer sizes of every tower.
@@ -113,7 +117,7 @@ class ESMM(TaskTowersHead):
         *,
         in_channels: int,
         tasks: Sequence[str],
-        chain: Sequence[str] | None = None,
+        chain: Sequence[str] | Sequence[Sequence[str]] | None = None,
         hidden_channels: Sequence[int] = (64, 32),
         tower_channels: Sequence[int] = (16,),
         dropout: float = 0.0,

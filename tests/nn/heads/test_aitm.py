@@ -57,6 +57,17 @@ def test_forward_follows_the_chain():
     torch.testing.assert_close(out.aux["cart_transfer_weight"], w_cart[:, 0])
 
 
+def test_branches_read_their_parent():
+    chain = [["click", "cart"], ["click", "buy"]]  # cart and buy both follow click
+    head = make(chain=chain).eval()
+    x = torch.randn(10, 6)
+    out = head(x)
+    q = {t: head.encoders[t](x) for t in TASKS}
+    for t in ("cart", "buy"):
+        z, _ = head.ait[t](head.transfers[t](q["click"]), q[t])
+        torch.testing.assert_close(out.logits[t], head.towers[t](z).squeeze(-1))
+
+
 def test_calibration_zero_when_monotone_positive_otherwise(set_constant_logits):
     head = make()
     x = torch.randn(16, 6)

@@ -77,6 +77,18 @@ def test_behaviour_pattern_conversion_follows_the_chain():
         torch.testing.assert_close(out.logits[t], head.towers[t](z[t].flatten(1)).squeeze(-1))
 
 
+def test_branches_convert_from_their_parent():
+    head = make(chain=[["click", "cart"], ["click", "buy"]]).eval()
+    x = torch.randn(6, 8)
+    out = head(x)
+    e = head.fields(x)
+    q = {t: head.feature_towers[t](e)[0] for t in TASKS}
+    for t in ("cart", "buy"):  # both follow click
+        context = torch.cat([q["click"], q[t]], dim=1)
+        z = head.norms[t](head.conversions[t](q[t], context) + q[t])
+        torch.testing.assert_close(out.logits[t], head.towers[t](z.flatten(1)).squeeze(-1))
+
+
 def test_calibration_zero_when_monotone_positive_otherwise(set_constant_logits):
     head = make(calibration_weight=0.5)
     x = torch.randn(16, 8)

@@ -5,9 +5,16 @@ from mogenet.build import build_model
 from mogenet.config import RunConfig
 from mogenet.datasets.features import FeatureTable
 from mogenet.errors import InputError
-from mogenet.nn.heads.chain import ChainError, calibration_penalty, chain_parents, check_chain
+from mogenet.nn.heads.chain import (
+    ChainError,
+    calibration_penalty,
+    chain_parents,
+    chain_root,
+    check_chain,
+)
 
 TASKS = ("click", "cart", "fav", "buy")
+BRANCHES = (("click", "cart", "buy"), ("click", "fav"))  # fav follows click, not cart
 
 
 def test_check_chain_default_order_subset_and_permutation():
@@ -36,6 +43,49 @@ def test_check_chain_errors(chain, words):
 def test_chain_parents():
     assert chain_parents(("click", "cart", "buy")) == {"cart": "click", "buy": "cart"}
     assert chain_parents(("click",)) == {}
+
+
+def test_branching_funnel():
+    assert check_chain([["click", "cart", "buy"], ["click", "fav"]], TASKS) == BRANCHES
+    assert check_chain([["click", "cart"]], TASKS) == ("click", "cart")  # one branch: a chain
+    assert check_chain([["click", "cart"], ["click", "cart", "buy"]], TASKS) == (
+        ("click", "cart"),
+        ("click", "cart", "buy"),
+    )  # branches may share more than the root
+    parents = chain_parents(BRANCHES)
+    assert parents == {"cart": "click", "buy": "cart", "fav": "click"}
+    assert list(parents) == ["cart", "buy", "fav"]  # a parent comes before its children
+    assert chain_root(BRANCHES) == "click" and chain_root(("cart", "buy")) == "cart"
+
+
+@pytest.mark.parametrize(
+    ("chain", "words"),
+    [
+        ([["click", "cart"], ["cart", "buy"]], "start at the same task"),
+        ([["click", "cart", "buy"], ["click", "buy"]], "'buy' follows 'cart' .* and 'click'"),
+        ([["click", "cart"], "fav"], "not the string"),
+        ([["click", "cart"], []], "empty"),
+        (["click", ["cart"]], "list of task names or a list of such lists"),
+        ([["click", "pay"], ["click", "fav"]], "unknown task"),
+    ],
+)
+def test_branching_funnel_errors(chain, words):
+    with pytest.raises(ChainError, match=words):
+        check_chain(chain, TASKS)
+
+
+def test_calibration_penalty_over_every_edge_of_a_branching_funnel():
+    logits = {
+        "click": torch.zeros(2),
+        "cart": torch.full((2,), -1.0),
+        "buy": torch.zeros(2),  # rises over its parent cart
+        "fav": torch.ones(2),  # rises over its parent click
+    }
+    sig = torch.sigmoid
+    expected = (0.5 - sig(torch.tensor(-1.0))) + (sig(torch.tensor(1.0)) - 0.5)
+    torch.testing.assert_close(calibration_penalty(logits, BRANCHES), expected)
+    logits["fav"] = torch.full((2,), -3.0)  # below click, though above cart: no term
+    torch.testing.assert_close(calibration_penalty(logits, BRANCHES), 0.5 - sig(torch.tensor(-1.0)))
 
 
 def test_calibration_penalty_zero_when_monotone():
@@ -82,5 +132,6 @@ def test_chain_from_the_command_line_setting(name):
         )
 
     assert build("[click,cart,buy]").head.chain == ("click", "cart", "buy")
+    assert build("[[click,cart,buy],[click,fav]]").head.chain == BRANCHES
     with pytest.raises(InputError, match="not the string"):  # the CLI prints it as one line
         build("click,buy")

@@ -47,6 +47,18 @@ def test_direct_product_along_a_long_chain():
         torch.testing.assert_close(out[t].sigmoid(), p)
 
 
+def test_branching_funnel_multiplies_along_each_path():
+    c = {t: 3 * torch.randn(200, dtype=torch.float64) for t in TASKS}
+    out = funnel_logits(c, (("click", "cart", "buy"), ("click", "fav")))
+    p = {t: c[t].sigmoid() for t in TASKS}
+    torch.testing.assert_close(out["fav"].sigmoid(), p["click"] * p["fav"])
+    torch.testing.assert_close(out["buy"].sigmoid(), p["click"] * p["cart"] * p["buy"])
+    head = make(chain=[["click", "cart", "buy"], ["click", "fav"]])
+    assert "chain=[['click', 'cart', 'buy'], ['click', 'fav']]" in repr(head)
+    aux = head(torch.randn(3, 6)).aux
+    assert set(aux) == {"cart_given_click", "buy_given_cart", "fav_given_click"}
+
+
 def test_monotone_along_the_whole_chain():
     torch.manual_seed(0)
     head = make()
