@@ -199,10 +199,18 @@ class TrainConfig:
         weight_decay: Adam weight decay (L2 on every model parameter, embeddings
             included; not on the loss's task log-variances).  3e-4 was the best of
             {0, 1e-4, 3e-4, 1e-3} for MMoE on the synthetic demo log.
-        patience: epochs without a better mean validation GAUC before stopping.
-            Validation GAUC is noisy: with patience 2 MMoE stopped at epoch 4 on the
-            id-only synthetic log; with 5 it trained to epoch 27 and gained 1.6–4
-            GAUC points per task on test.
+        patience: epochs without a better validation score (``monitor``) before
+            stopping. Validation GAUC is noisy: with patience 2 MMoE stopped at epoch
+            4 on the id-only synthetic log; with 5 it trained to epoch 27 and gained
+            1.6–4 GAUC points per task on test.
+        monitor: the validation score that picks the best epoch and drives early
+            stopping (:func:`mogenet.trainer.monitor_score`): ``gauc``, ``auc`` or
+            ``logloss``, averaged over tasks, or ``TASK.METRIC`` for one task
+            (``buy.auc``). A task with a few dozen validation positives makes the
+            mean GAUC jumpy: on one funnel log (25 validation buys) MMoE's buy GAUC
+            fell 6 points after epoch 1 and early stopping ended training at epoch 4
+            while the other tasks still improved; ``auc`` or ``logloss`` weigh such a
+            task less erratically.
         device: ``cpu``, ``cuda`` or ``cuda:N`` (under ``torchrun``, ``cuda`` means
             ``cuda:LOCAL_RANK``).
         seed: seeds parameters init, shuffling and every random draw.
@@ -246,6 +254,7 @@ class TrainConfig:
     lr: float = 1e-3
     weight_decay: float = 3e-4
     patience: int = 5
+    monitor: str = "gauc"
     device: str = "cpu"
     seed: int = 0
     cpu_threads: int = 1

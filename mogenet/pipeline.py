@@ -43,6 +43,7 @@ from mogenet.trainer import (
     FitResult,
     HistoryWriter,
     Trainer,
+    check_monitor,
     predict,
     resolve_device,
     seed_everything,
@@ -425,6 +426,7 @@ def make_trainer(
     """
     config = with_input_options(config, train_log)
     tasks = config.tasks or tuple(bundle.meta["tasks"])
+    check_monitor(config.train.monitor, tasks)
     seed_everything(config.train.seed)
     try:
         model = build_model(

@@ -1,4 +1,4 @@
-r"""The :class:`Trainer`: mini-batch training with early stopping on validation GAUC.
+r"""The :class:`Trainer`: mini-batch training with early stopping on a validation score.
 
 The trainer knows nothing about model classes: it calls ``model(batch)`` to get a
 :class:`~mogenet.nn.HeadOutput` and ``loss(output, batch.labels)`` to get a
@@ -54,7 +54,7 @@ from tqdm.auto import tqdm
 
 from mogenet import distributed
 from mogenet.config import TrainConfig
-from mogenet.errors import InputError, TrainingError
+from mogenet.errors import InputError, TrainingError, did_you_mean
 from mogenet.io import atomic_path
 from mogenet.metrics import evaluate, to_jsonable
 from mogenet.nn.resolver import Registry
@@ -93,6 +93,42 @@ def mean_gauc(metrics: dict[str, dict[str, float]]) -> float:
         if values:
             return float(np.mean(values))
     return math.nan
+
+
+#: Metrics that ``train.monitor`` may name → whether higher is better.
+MONITORED = {"gauc": True, "auc": True, "logloss": False}
+
+
+def check_monitor(monitor: str, tasks: Sequence[str] | None = None) -> None:
+    """Raise :class:`~mogenet.errors.InputError` unless ``monitor`` is ``METRIC`` or
+    ``TASK.METRIC`` with a metric of :data:`MONITORED` (and, given ``tasks``, one of
+    them)."""
+    task, _, metric = monitor.rpartition(".")
+    if metric not in MONITORED:
+        raise InputError(
+            f"train.monitor: unknown metric {metric!r} in {monitor!r}; use one of "
+            f"{', '.join(MONITORED)}, or TASK.METRIC" + did_you_mean(metric, MONITORED)
+        )
+    if task and tasks is not None and task not in tasks:
+        raise InputError(
+            f"train.monitor: unknown task {task!r}; the tasks are {', '.join(tasks)}"
+            + did_you_mean(task, tasks)
+        )
+
+
+def monitor_score(metrics: dict[str, dict[str, float]], monitor: str = "gauc") -> float:
+    """The validation score named by ``train.monitor``, higher is better: the mean
+    over tasks of ``gauc`` (:func:`mean_gauc`), ``auc`` or ``logloss`` (negated), or
+    ``TASK.METRIC`` for one task. NaN when no task has the metric."""
+    task, _, metric = monitor.rpartition(".")
+    if not task and metric == "gauc":
+        return mean_gauc(metrics)
+    chosen = [metrics[task]] if task else list(metrics.values())
+    values = [m[metric] for m in chosen if not math.isnan(m[metric])]
+    if not values:
+        return math.nan
+    mean = float(np.mean(values))
+    return mean if MONITORED[metric] else -mean
 
 
 # --------------------------------------------------------------------------------------
@@ -139,7 +175,9 @@ class EpochRecord:
         task_weights: task → loss weight after the epoch (:math:`1/\\sigma_k^2` for
             uncertainty weighting, so :math:`\\sigma_k = w_k^{-1/2}`).
         valid: task → validation metrics.
-        valid_score: mean validation GAUC (the early-stopping score).
+        valid_score: the early-stopping score, :func:`monitor_score` of ``valid``
+            (``train.monitor``; the history also keeps the mean GAUC as
+            ``valid_mean_gauc``).
         seconds: wall-clock time of the epoch (training and validation).
         lr: learning rate of the epoch's last step (first parameter group).
         gate_usage: task → mean gate weight per expert over the validation set, for
@@ -169,7 +207,8 @@ class EpochRecord:
             "train_task_loss": self.train_task_loss,
             "task_weights": self.task_weights,
             "valid": self.valid,
-            "valid_mean_gauc": self.valid_score,
+            "valid_mean_gauc": mean_gauc(self.valid) if self.valid else self.valid_score,
+            "valid_score": self.valid_score,
             "seconds": self.seconds,
             "lr": self.lr,
             "gate_usage": self.gate_usage,
@@ -180,7 +219,8 @@ class EpochRecord:
     def from_dict(cls, d: Mapping[str, Any]) -> EpochRecord:
         """Inverse of :meth:`to_dict`."""
         d = dict(d)
-        d["valid_score"] = d.pop("valid_mean_gauc")
+        mean = d.pop("valid_mean_gauc")
+        d.setdefault("valid_score", mean)  # histories written before train.monitor
         return cls(**d)
 
 
@@ -425,7 +465,8 @@ class HistoryWriter:
 
 
 class Trainer:
-    """Trains a multi-task model with Adam and early stopping on mean validation GAUC.
+    """Trains a multi-task model with Adam and early stopping on a validation score
+    (``train.monitor``, by default the mean GAUC over tasks).
 
     Under ``torchrun`` (``WORLD_SIZE`` > 1) it joins the process group and trains
     data-parallel (:mod:`mogenet.distributed`): ``config.batch_size`` is the global
@@ -453,6 +494,7 @@ class Trainer:
             raise InputError(f"train.grad_clip must be >= 0 (0 = off), got {config.grad_clip}")
         if config.warmup_epochs < 0:
             raise InputError(f"train.warmup_epochs must be >= 0, got {config.warmup_epochs}")
+        check_monitor(config.monitor)
         self.schedule = LR_SCHEDULES.get_class(config.lr_schedule)
         self.config = config
         self.batches = batches or BatchMaker()
@@ -554,7 +596,7 @@ class Trainer:
                     metrics, gate_usage = self.validate(valid)
                 else:
                     metrics, gate_usage = {}, None
-                score = mean_gauc(metrics) if metrics else -float(train_loss)
+                score = monitor_score(metrics, cfg.monitor) if metrics else -float(train_loss)
                 improved = not math.isnan(score) and score > result.best_score
                 record = EpochRecord(
                     epoch=epoch,
@@ -788,6 +830,9 @@ __all__ = [
     "flatten",
     "load_checkpoint",
     "mean_gauc",
+    "monitor_score",
+    "check_monitor",
+    "MONITORED",
     "predict",
     "resolve_device",
     "rng_state",

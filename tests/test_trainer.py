@@ -22,9 +22,11 @@ from mogenet.trainer import (
     TensorBoardUnavailable,
     Trainer,
     TrainingInterrupted,
+    check_monitor,
     flatten,
     load_checkpoint,
     mean_gauc,
+    monitor_score,
     resolve_device,
     rng_state,
     seed_everything,
@@ -109,6 +111,53 @@ def test_non_finite_loss_names_step_and_task():
 def test_mean_gauc_ignores_nan_tasks():
     assert mean_gauc({"a": {"gauc": 0.6, "auc": 0.7}, "b": {"gauc": math.nan, "auc": 0.9}}) == 0.6
     assert mean_gauc({"a": {"gauc": math.nan, "auc": 0.7}}) == 0.7
+
+
+METRICS = {
+    "click": {"gauc": 0.6, "auc": 0.7, "logloss": 0.3},
+    "buy": {"gauc": math.nan, "auc": 0.9, "logloss": 0.1},
+}
+
+
+@pytest.mark.parametrize(
+    ("monitor", "score"),
+    [
+        ("gauc", 0.6),  # NaN tasks ignored
+        ("auc", 0.8),
+        ("logloss", -0.2),  # lower is better: negated
+        ("buy.auc", 0.9),
+        ("click.logloss", -0.3),
+        ("buy.gauc", math.nan),
+    ],
+)
+def test_monitor_score(monitor, score):
+    check_monitor(monitor, ("click", "buy"))
+    assert monitor_score(METRICS, monitor) == pytest.approx(score, nan_ok=True)
+
+
+@pytest.mark.parametrize(
+    ("monitor", "words"),
+    [
+        ("aucc", "unknown metric 'aucc'.*did you mean 'auc'"),
+        ("buy.ndcg", "unknown metric 'ndcg'"),
+        ("bye.auc", "unknown task 'bye'; the tasks are click, buy; did you mean 'buy'"),
+    ],
+)
+def test_check_monitor_errors(monitor, words):
+    with pytest.raises(InputError, match=words):
+        check_monitor(monitor, ("click", "buy"))
+
+
+def test_monitor_picks_the_best_epoch_by_its_own_score():
+    train, valid = learnable_examples(600), learnable_examples(300, 1)
+    result = make_trainer(epochs=4, monitor="buy.logloss").fit(train, valid)
+    scores = [r.valid_score for r in result.history]
+    assert scores == [-r.valid["buy"]["logloss"] for r in result.history]
+    assert result.best_epoch == 1 + int(np.argmax(scores))
+    record = result.history[0].to_dict()  # the history keeps the mean GAUC beside it
+    assert record["valid_mean_gauc"] == mean_gauc(result.history[0].valid)
+    with pytest.raises(InputError, match="unknown metric"):
+        make_trainer(monitor="recall")
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="checks the error raised when CUDA is absent")
@@ -281,7 +330,10 @@ def test_epoch_record_round_trip():
         gate_usage={"click": [0.25, 0.75]},
     )
     assert EpochRecord.from_dict(record.to_dict()) == record
-    assert record.to_dict()["valid_mean_gauc"] == 0.7
+    assert record.to_dict()["valid_mean_gauc"] == 0.6  # the mean GAUC, whatever the monitor
+    old = {k: v for k, v in record.to_dict().items() if k != "valid_score"}
+    old["valid_mean_gauc"] = 0.7  # a history written before train.monitor
+    assert EpochRecord.from_dict(old) == record
 
 
 def test_history_writer_jsonl_and_flat_csv(tmp_path):
