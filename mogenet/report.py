@@ -133,8 +133,11 @@ def plot_losses(history: list[dict], tasks: list[str], best: int | None) -> str:
     return _png(fig)
 
 
-def plot_validation(history: list[dict], tasks: list[str], best: int | None) -> str:
-    """Validation GAUC and AUC per task by epoch."""
+def plot_validation(
+    history: list[dict], tasks: list[str], best: int | None, monitor: str = "gauc"
+) -> str:
+    """Validation GAUC and AUC per task by epoch, and the mean GAUC (marked as the
+    early-stopping score when ``monitor``, the run's ``train.monitor``, is ``gauc``)."""
     epochs = _series(history, "epoch")
     fig, axes = _figure(2)
     for ax, metric in zip(axes, ("gauc", "auc"), strict=True):
@@ -146,7 +149,7 @@ def plot_validation(history: list[dict], tasks: list[str], best: int | None) -> 
                 _series(history, "valid_mean_gauc"),
                 color="black",
                 linewidth=2,
-                label="mean (early stopping)",
+                label="mean (early stopping)" if monitor == "gauc" else "mean",
             )
         ax.set_title(f"validation {metric.upper()} per task")
         _epoch_axis(ax, best)
@@ -349,6 +352,7 @@ def build_report(run_dir: str | os.PathLike) -> str:
     best = info.get("best_epoch")
     model = info.get("model", "?")
     weighting = (config.get("loss") or {}).get("weighting", "uncertainty")
+    monitor = (config.get("train") or {}).get("monitor", "gauc")
 
     summary = {
         "model": model,
@@ -360,6 +364,7 @@ def build_report(run_dir: str | os.PathLike) -> str:
         "stopped early": info.get("stopped_early"),
         "parameters": info.get("num_parameters"),
         "task weighting": weighting,
+        "early stopping on": "mean GAUC" if monitor == "gauc" else monitor,
         "training file": (info.get("train") or {}).get("path"),
         "validation file": (info.get("valid") or {}).get("path"),
         "graphs": (info.get("graph") or {}).get("path"),
@@ -392,10 +397,12 @@ def build_report(run_dir: str | os.PathLike) -> str:
         )
         out.append(
             _figure_html(
-                plot_validation(history, tasks, best),
+                plot_validation(history, tasks, best, monitor),
                 "validation GAUC and AUC by epoch",
                 "Validation GAUC (left) and AUC (right) per task after each epoch; training "
-                "keeps the epoch with the best mean GAUC (dotted line).",
+                "keeps the epoch with the best "
+                + ("mean GAUC" if monitor == "gauc" else f"validation {monitor}")
+                + " (dotted line).",
             )
         )
     else:

@@ -130,6 +130,17 @@ def test_report_tables(full_run):
     assert "config.yaml" in page and "weighting: uncertainty" in page
 
 
+def test_report_names_the_early_stopping_score(full_run, tmp_path):
+    page = (full_run / "report.html").read_text()
+    assert "<dt>early stopping on</dt><dd>mean GAUC</dd>" in page
+    assert "keeps the epoch with the best mean GAUC" in page
+    run = fake_run(tmp_path / "run")
+    (run / "config.yaml").write_text("train:\n  monitor: buy.logloss\n")
+    page = build_report(run)
+    assert "<dt>early stopping on</dt><dd>buy.logloss</dd>" in page
+    assert "keeps the epoch with the best validation buy.logloss" in page
+
+
 def test_missing_gate_usage_and_lr_say_not_recorded(tmp_path):
     page = build_report(fake_run(tmp_path / "run", gates=False, lr=False))
     assert "Gate usage not recorded" in page
