@@ -205,9 +205,10 @@ def build_model(
     params = inspect.signature(cls).parameters
     unknown = [k for k in config.head_options if k not in params]
     if unknown:
+        options = [p for p in params if p not in ("self", "tasks", "in_channels")]
         raise InputError(
             f"model {config.name!r} has no option(s) {', '.join(unknown)} "
-            f"(options: {', '.join(p for p in params if p not in ('self', 'tasks'))})"
+            f"(options: {', '.join(options)})" + did_you_mean(unknown[0], options)
         )
     kwargs = {k: getattr(config, k) for k in SHARED_HEAD_FIELDS if k in params}
     graph_encoder = interaction = None

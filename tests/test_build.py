@@ -203,6 +203,8 @@ def test_bad_configurations(bundle):
         build(bundle, "ngcf", graph_update="lstm")
     with pytest.raises(InputError, match="has no option"):
         build(bundle, "mmoe+mgnn", head_options={"z_channels": 3})
+    with pytest.raises(InputError, match=r"no option\(s\) num_level .*did you mean 'num_levels'"):
+        build(bundle, "ple", head_options={"num_level": 2})
 
 
 # ------------------------------------------------------- contrastive pair embeddings
