@@ -119,11 +119,13 @@ def check_monitor(monitor: str, tasks: Sequence[str] | None = None) -> None:
 def monitor_score(metrics: dict[str, dict[str, float]], monitor: str = "gauc") -> float:
     """The validation score named by ``train.monitor``, higher is better: the mean
     over tasks of ``gauc`` (:func:`mean_gauc`), ``auc`` or ``logloss`` (negated), or
-    ``TASK.METRIC`` for one task. NaN when no task has the metric."""
+    ``TASK.METRIC`` for one task. GAUC falls back to AUC where no task has one, as
+    in :func:`mean_gauc`; otherwise NaN when no task has the metric."""
     task, _, metric = monitor.rpartition(".")
-    if not task and metric == "gauc":
-        return mean_gauc(metrics)
-    chosen = [metrics[task]] if task else list(metrics.values())
+    chosen = {task: metrics[task]} if task else metrics
+    if metric == "gauc":
+        return mean_gauc(chosen)
+    chosen = list(chosen.values())
     values = [m[metric] for m in chosen if not math.isnan(m[metric])]
     if not values:
         return math.nan
