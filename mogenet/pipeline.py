@@ -503,7 +503,12 @@ def evaluate(
     ``ndcg@K`` over full item rankings (:func:`mogenet.retrieval.evaluate_retrieval`).
     """
     run = Run.load(run_dir)
-    log = read_log(data, CsvSchema(tasks=run.tasks))
+    return _evaluate_log(run, read_log(data, CsvSchema(tasks=run.tasks)), device, topk)
+
+
+def _evaluate_log(
+    run: Run, log: InteractionLog, device: str, topk: tuple[int, ...]
+) -> dict[str, dict[str, dict[str, float]]]:
     labels = {t: log.frame[t].to_numpy() for t in run.tasks}
     groups = log.frame[USER].to_numpy()
     oracle = oracle_scores(log)
@@ -522,19 +527,29 @@ def evaluate(
     return rows
 
 
-def write_metrics(
-    path: str | os.PathLike, rows: dict[str, Any], run_dir: str | os.PathLike, data
-) -> dict[str, Any]:
-    """Write and return the metrics JSON: ``{task: model metrics, …, "baselines":
-    {...}, "run": {...}}``; ``run["unseen"]`` is the share of ``data``'s rows whose
-    user / item does not occur in the training log (:meth:`Run.unseen_share`)."""
+def evaluate_to_file(
+    run_dir: str | os.PathLike,
+    data: str | os.PathLike,
+    out: str | os.PathLike,
+    *,
+    device: str = "cpu",
+    topk: tuple[int, ...] = (),
+) -> tuple[dict[str, dict[str, dict[str, float]]], dict[str, Any]]:
+    """:func:`evaluate`, then write the metrics JSON to ``out`` (atomically).
+
+    Returns ``(rows, doc)``: the rows of :func:`evaluate` and the written document,
+    ``{task: model metrics, …, "baselines": {...}, "run": {...}}``, where
+    ``run["unseen"]`` is the share of ``data``'s rows whose user / item does not occur
+    in the training log (:meth:`Run.unseen_share`).  The run and the file are read
+    once."""
     run = Run.load(run_dir)
-    pairs = read_pairs(data)
+    log = read_log(data, CsvSchema(tasks=run.tasks))
+    rows = _evaluate_log(run, log, device, topk)
     doc = {**rows["model"], "baselines": {k: v for k, v in rows.items() if k != "model"}}
     doc["run"] = {"run_dir": os.fspath(run_dir), "data": os.fspath(data), **run.info}
-    doc["run"]["unseen"] = run.unseen_share(pairs[USER], pairs[ITEM])
-    write_json(path, to_jsonable(doc))
-    return doc
+    doc["run"]["unseen"] = run.unseen_share(log.frame[USER], log.frame[ITEM])
+    write_json(out, to_jsonable(doc))
+    return rows, doc
 
 
 def predict_pairs(
@@ -563,6 +578,7 @@ __all__ = [
     "build_graphs",
     "split_file",
     "evaluate",
+    "evaluate_to_file",
     "predict_pairs",
     "read_incomplete",
     "read_train_valid",
@@ -570,5 +586,4 @@ __all__ = [
     "resume_training",
     "score_log",
     "train",
-    "write_metrics",
 ]

@@ -369,17 +369,21 @@ def run_job(job: dict[str, Any]) -> dict[str, Any]:
             config=RunConfig.from_dict(job["config"]),
         )
     trained = time.perf_counter()
-    rows = pipeline.evaluate(run_dir, job["test"], device=job["device"])
+    rows, _ = pipeline.evaluate_to_file(
+        run_dir, job["test"], metrics_file(run_dir, "test"), device=job["device"]
+    )
     timing = {"train_s": trained - start, "eval_s": time.perf_counter() - trained}
+    # last: with the metrics file, reproduce.json marks the run as done for the cache
     write_json(run_dir / "reproduce.json", {"labels": job["labels"], **timing})
-    # last: the metrics file marks the run as done for the cache
-    pipeline.write_metrics(metrics_file(run_dir, "test"), rows, run_dir, job["test"])
     gauc = {t: m["gauc"] for t, m in rows["model"].items()}
     return {**timing, "gauc": gauc}
 
 
 def _done(run_dir: Path) -> bool:
-    return (run_dir / "run.json").is_file() and metrics_file(run_dir, "test").is_file()
+    return all(
+        f.is_file()
+        for f in (run_dir / "run.json", metrics_file(run_dir, "test"), run_dir / "reproduce.json")
+    )
 
 
 def execute(jobs: list[dict[str, Any]], workers: int) -> list[str]:
@@ -717,9 +721,8 @@ def plot_lines(path: Path, title: str, tasks: list[str], xs: list[str], groups: 
 def _run_timing(run_dirs: list[str]) -> list[float]:
     seconds = []
     for d in run_dirs:
-        f = Path(d) / "reproduce.json"
-        if f.is_file() and _done(Path(d)):
-            t = json.loads(f.read_text())
+        if _done(Path(d)):
+            t = json.loads((Path(d) / "reproduce.json").read_text())
             seconds.append(t["train_s"] + t["eval_s"])
     return seconds
 

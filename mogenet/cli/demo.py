@@ -91,8 +91,9 @@ def run(args) -> None:
         f"(valid mean GAUC {result.best_score:.4f}) -> {run_dir}"
     )
 
-    rows = pipeline.evaluate(run_dir, data / "test.csv", device=args.device)
-    pipeline.write_metrics(run_dir / "metrics.test.json", rows, run_dir, data / "test.csv")
+    rows, _ = pipeline.evaluate_to_file(
+        run_dir, data / "test.csv", run_dir / "metrics.test.json", device=args.device
+    )
     step(f"evaluated on {data / 'test.csv'} -> {run_dir / 'metrics.test.json'}")
 
     s = export_embeddings(run_dir, emb)

@@ -52,10 +52,11 @@ def run(args) -> None:
     from mogenet import pipeline
 
     show_warnings_briefly()
-    rows = pipeline.evaluate(args.run_dir, args.data, device=args.device, topk=args.topk)
     out = args.out or Path(args.run_dir) / f"metrics.{Path(args.data).stem}.json"
-    unseen = pipeline.write_metrics(out, rows, args.run_dir, args.data)["run"]["unseen"]
-    if note := cold_start_note(unseen):
+    rows, doc = pipeline.evaluate_to_file(
+        args.run_dir, args.data, out, device=args.device, topk=args.topk
+    )
+    if note := cold_start_note(doc["run"]["unseen"]):
         print(note)
     print(format_tables(rows))
     for k in args.topk:
