@@ -5,7 +5,8 @@ README, the dataset cards and the benchmark results (code blocks and inline code
 checked against the
 real argument parsers: the verb exists, every ``--flag`` is one the command defines
 (spelt out, not abbreviated), a flag with fixed choices is given one of them, and every
-``--set key=value`` is a setting :meth:`RunConfig.override` accepts.  Synopsis
+``--set key=value`` is a setting :meth:`RunConfig.override` accepts, and every
+``mogenet … --model NAME`` names a model.  Synopsis
 placeholders (``RUN_DIR``, ``a|b``, ``[--opt]``, ``…``) are read as such: their values
 are not checked, their flags are.
 """
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pytest
 
+from mogenet.build import parse_model_name
 from mogenet.cli import build_parser
 from mogenet.config import RunConfig
 from mogenet.errors import InputError
@@ -109,6 +111,8 @@ def check_args(parser: argparse.ArgumentParser, args: list[str], command: str) -
             )
         if flag == "--set":
             RunConfig().override([value])  # raises on an unknown section or setting
+        if flag == "--model" and parser.prog.startswith("mogenet "):
+            parse_model_name(value)  # raises on an unknown model
 
 
 def test_the_docs_show_commands():
@@ -151,3 +155,5 @@ def test_the_check_catches_a_wrong_command():
         check_args(verbs["split"], ["LOG.csv", "--by", "day"], "choice")
     with pytest.raises(InputError, match="unknown section 'trian'"):
         check_args(verbs["train"], ["--set", "trian.lr=1"], "set")
+    with pytest.raises(InputError, match="unknown model 'mmo'"):
+        check_args(verbs["train"], ["--model", "mmo"], "model")
