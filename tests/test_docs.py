@@ -157,3 +157,41 @@ def test_the_check_catches_a_wrong_command():
         check_args(verbs["train"], ["--set", "trian.lr=1"], "set")
     with pytest.raises(InputError, match="unknown model 'mmo'"):
         check_args(verbs["train"], ["--model", "mmo"], "model")
+
+
+def _slug(heading: str) -> str:
+    """GitHub's anchor of a heading: lower case, punctuation dropped, spaces → ``-``."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def check_links(doc: Path) -> None:
+    """Every ``[text](#anchor)`` names a heading of the page, and every relative
+    ``[text](path)`` an existing file or folder."""
+    text = doc.read_text()
+    headings = re.findall(r"^#+ (.+)$", re.sub(r"```.*?```", "", text, flags=re.S), flags=re.M)
+    anchors = {_slug(h) for h in headings}
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if target.startswith(("http://", "https://", "mailto:")):
+            continue
+        path, _, anchor = target.partition("#")
+        if not path:
+            assert anchor in anchors, f"{doc.name}: no heading for #{anchor}"
+        else:
+            assert (doc.parent / path).exists(), f"{doc.name}: link to missing {path}"
+
+
+@pytest.mark.parametrize("doc", DOCS, ids=lambda p: p.relative_to(ROOT).as_posix())
+def test_links_resolve(doc):
+    check_links(doc)
+
+
+def test_the_link_check_catches_a_broken_link(tmp_path):
+    doc = tmp_path / "page.md"
+    doc.write_text("# Set-up — fast (CPU)\n\n[ok](#set-up--fast-cpu) [file](page.md)\n")
+    check_links(doc)
+    doc.write_text("# Set-up\n\n[bad](#setup)\n")
+    with pytest.raises(AssertionError, match="no heading for #setup"):
+        check_links(doc)
+    doc.write_text("# Set-up\n\n[bad](missing.md)\n")
+    with pytest.raises(AssertionError, match="missing missing.md"):
+        check_links(doc)
