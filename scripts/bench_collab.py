@@ -197,14 +197,20 @@ def run_seeds(args: argparse.Namespace) -> list[dict]:
     return map_jobs(args.jobs, run_seed, [(s, args, work) for s in args.seeds])
 
 
+def run_config(sets: list[str], seed: int, args: argparse.Namespace) -> RunConfig:
+    """The configuration :func:`train_and_evaluate` trains: the model's overrides
+    ``sets``, the seed, the epoch cap and ``--set``."""
+    return RunConfig().override(
+        [*sets, f"train.seed={seed}", f"train.epochs={args.epochs}", *args.set]
+    )
+
+
 def train_and_evaluate(
     d: Path, name: str, sets: list[str], seed: int, args: argparse.Namespace
 ) -> tuple[dict, object]:
     """Train ``d/name`` with the model's overrides, the seed, the epoch cap and
     ``--set``; returns the test rows of :func:`pipeline.evaluate` and the fit result."""
-    config = RunConfig().override(
-        [*sets, f"train.seed={seed}", f"train.epochs={args.epochs}", *args.set]
-    )
+    config = run_config(sets, seed, args)
     _, fit = pipeline.train(
         graphs=d / "graphs",
         train_path=d / "train.csv",

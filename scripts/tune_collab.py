@@ -17,15 +17,23 @@ reported.
         --out bench/collab_tuned.json
 
 Writes JSON and a Markdown table (``.md`` beside the JSON).
+
+Runs are kept under ``--work``. A finished run there that was trained with the same
+configuration on the same training file is reused, not trained again (the same
+seed on the same device gives the same numbers), so widening the grid trains only
+the new points. Delete ``--work`` to train everything afresh, e.g. after changing
+mogenet itself.
 """
 
 from __future__ import annotations
 
 import argparse
 import itertools
+import json
 import re
 import sys
 import warnings
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -38,12 +46,17 @@ from bench_collab import (  # noqa: E402
     item_cf,
     map_jobs,
     prepare,
+    run_config,
     summarise,
     table_lines,
     train_and_evaluate,
 )
 
-from mogenet.io import write_report  # noqa: E402
+from mogenet import pipeline  # noqa: E402
+from mogenet.config import RunConfig  # noqa: E402
+from mogenet.io import file_sha256, write_report  # noqa: E402
+from mogenet.report import load_history  # noqa: E402
+from mogenet.run import INCOMPLETE  # noqa: E402
 
 #: Commas inside brackets belong to a list value (``sampler.bipartite=[5,5]``).
 _VALUE_SPLIT = re.compile(r",(?![^\[]*\])")
@@ -63,16 +76,41 @@ def grid_points(axes: list[list[str]]) -> list[list[str]]:
     return [list(point) for point in itertools.product(*axes)]
 
 
+def reused_score(d: Path, name: str, sets: list[str], seed: int, args) -> float | None:
+    """Best validation score of the finished run ``d/name`` if it was trained with the
+    configuration :func:`run_config` gives now, on ``d``'s training file as it is now;
+    else ``None`` (train it)."""
+    run_dir = d / name
+    if not (run_dir / "run.json").is_file() or (run_dir / INCOMPLETE).exists():
+        return None
+    info = json.loads((run_dir / "run.json").read_text())
+    saved, wanted = RunConfig.from_yaml(run_dir / "config.yaml"), run_config(sets, seed, args)
+    if saved != replace(wanted, tasks=wanted.tasks or saved.tasks):  # tasks: resolved
+        return None
+    if info["train"]["sha256"] != file_sha256(d / "train.csv"):
+        return None
+    best = [r for r in load_history(run_dir) if r["epoch"] == info["best_epoch"]]
+    return float(best[0].get("valid_score", best[0]["valid_mean_gauc"])) if best else None
+
+
 def _validation_job(d: Path, name: str, point: list[str], seed: int, args) -> float:
     """Best validation mean GAUC of ``name`` with ``point`` on the tuning log."""
-    _, fit = train_and_evaluate(d, _run_name(name, point), [*MODELS[name], *point], seed, args)
-    print(f"tune {name} {' '.join(point)}: valid {fit.best_score:.4f}", flush=True)
-    return float(fit.best_score)
+    run, sets = _run_name(name, point), [*MODELS[name], *point]
+    score = reused_score(d, run, sets, seed, args)
+    note = " (reused)"
+    if score is None:
+        score, note = float(train_and_evaluate(d, run, sets, seed, args)[1].best_score), ""
+    print(f"tune {name} {' '.join(point)}: valid {score:.4f}{note}", flush=True)
+    return score
 
 
 def _test_job(d: Path, name: str, point: list[str], seed: int, args) -> dict:
     """Test metrics of ``name`` with its chosen ``point`` on a held-out log."""
-    rows, _ = train_and_evaluate(d, name, [*MODELS[name], *point], seed, args)
+    sets = [*MODELS[name], *point]
+    if reused_score(d, name, sets, seed, args) is None:
+        rows, _ = train_and_evaluate(d, name, sets, seed, args)
+    else:
+        rows = pipeline.evaluate(d / name, d / "test.csv")
     print(f"seed {seed} {name}: {_gaucs(rows['model'])}", flush=True)
     return rows
 

@@ -76,3 +76,34 @@ def test_tune_seed_must_be_held_out(capsys):
     with pytest.raises(SystemExit):
         tune_collab.main(["--tune-seed", "1", "--seeds", "1,2"])
     assert "also in --seeds" in capsys.readouterr().err
+
+
+def test_a_wider_grid_reuses_the_finished_runs(tmp_path, capsys):
+    """A rerun on the same --work trains only the new grid points; the reused points
+    give the same scores and test metrics, and a changed setting trains again."""
+    common = [*TINY, "--seeds", "1", "--models", "mmoe+contrastive", "--work", str(tmp_path)]
+    first = tune_collab.main(
+        [*common, "--grid", "loss.temperature=0.1", "--out", str(tmp_path / "a.json")]
+    )
+    capsys.readouterr()
+    wider = tune_collab.main(
+        [*common, "--grid", "loss.temperature=0.1,0.5", "--out", str(tmp_path / "b.json")]
+    )
+    tuned = {
+        line.split(":")[0]: line.endswith("(reused)")
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("tune ")
+    }
+    assert tuned == {
+        "tune mmoe+contrastive loss.temperature=0.1": True,
+        "tune mmoe+contrastive loss.temperature=0.5": False,
+    }
+    score = first["tuning"]["grid"]["mmoe+contrastive"][0]["valid_mean_gauc"]
+    assert wider["tuning"]["grid"]["mmoe+contrastive"][0]["valid_mean_gauc"] == score
+    if wider["tuning"]["chosen"] == first["tuning"]["chosen"]:  # the held-out run is reused
+        assert wider["per_seed"] == first["per_seed"]
+    tune_collab.main(
+        [*common, "--grid", "loss.temperature=0.1", "--set", "train.lr=0.01"]
+        + ["--out", str(tmp_path / "c.json")]
+    )
+    assert "(reused)" not in capsys.readouterr().out
