@@ -98,10 +98,10 @@ def check_chain(chain: Sequence | None, tasks: Sequence[str]) -> Chain:
         raise ChainError(
             f"the branches of a chain must start at the same task, got {sorted(roots)}"
         )
-    parents: dict[str, str] = {}
+    parents = chain_parents(branches)  # each task's parent in the first branch naming it
     for branch in branches:
         for parent, task in zip(branch, branch[1:], strict=False):
-            if parents.setdefault(task, parent) != parent:
+            if parents[task] != parent:
                 raise ChainError(
                     f"task {task!r} follows {parents[task]!r} in one branch and {parent!r} "
                     "in another; each task has one parent"
