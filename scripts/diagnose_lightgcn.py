@@ -55,7 +55,7 @@ EVAL_EVERY = 10
 PATIENCE = 60
 
 
-def normalised_adjacency(users: Tensor, items: Tensor, num_users: int, num_nodes: int):
+def normalised_adjacency(users: Tensor, items: Tensor, num_users: int, num_nodes: int) -> Tensor:
     r""":math:`D^{-1/2} A D^{-1/2}` of the undirected user–item graph, as a sparse
     ``[num_nodes, num_nodes]`` tensor (items numbered after the users)."""
     a = sp.coo_matrix(
