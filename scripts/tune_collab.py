@@ -57,6 +57,7 @@ from mogenet.config import RunConfig  # noqa: E402
 from mogenet.io import file_sha256, write_report  # noqa: E402
 from mogenet.report import load_history  # noqa: E402
 from mogenet.run import INCOMPLETE  # noqa: E402
+from mogenet.trainer import EpochRecord  # noqa: E402
 
 #: Commas inside brackets belong to a list value (``sampler.bipartite=[5,5]``).
 _VALUE_SPLIT = re.compile(r",(?![^\[]*\])")
@@ -90,7 +91,7 @@ def reused_score(d: Path, name: str, sets: list[str], seed: int, args) -> float 
     if info["train"]["sha256"] != file_sha256(d / "train.csv"):
         return None
     best = [r for r in load_history(run_dir) if r["epoch"] == info["best_epoch"]]
-    return float(best[0].get("valid_score", best[0]["valid_mean_gauc"])) if best else None
+    return float(EpochRecord.from_dict(best[0]).valid_score) if best else None
 
 
 def _validation_job(d: Path, name: str, point: list[str], seed: int, args) -> float:
