@@ -102,6 +102,7 @@ Example::
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -112,7 +113,17 @@ from mogenet.datasets.log import ITEM, ORACLE_PREFIX, SCENARIO, TIMESTAMP, USER,
 from mogenet.errors import InputError
 from mogenet.io import atomic_path
 
-__all__ = ["PRESETS", "SyntheticConfig", "SyntheticData", "generate"]
+__all__ = [
+    "PRESETS",
+    "LatentTruth",
+    "SyntheticConfig",
+    "SyntheticData",
+    "TaskSpec",
+    "generate",
+    "marginal",
+    "task_specs",
+    "true_probabilities",
+]
 
 #: Target marginal rate (fraction of impressions) per task when ``rates`` omits it.
 DEFAULT_RATES: dict[str, float] = {"click": 0.12, "cart": 0.03, "fav": 0.025, "buy": 0.012}
@@ -127,7 +138,7 @@ _FLOAT_FORMAT = "%.6g"
 
 
 @dataclass(frozen=True)
-class _TaskSpec:
+class TaskSpec:
     """Coefficients of one conditional (non-root) task, see the module docstring."""
 
     affinity: float = 0.5  # alpha_t, relative to affinity_weight
@@ -137,11 +148,21 @@ class _TaskSpec:
     boost: float = 0.0  # kappa_t
 
 
-_TASK_SPECS: dict[str, _TaskSpec] = {
-    "cart": _TaskSpec(affinity=0.6, price=0.3, user_std=0.3),
-    "fav": _TaskSpec(affinity=0.8, price=0.0, user_std=0.6),
-    "buy": _TaskSpec(affinity=0.7, price=0.7, user_std=0.4, parent="cart", boost=2.0),
+_TASK_SPECS: dict[str, TaskSpec] = {
+    "cart": TaskSpec(affinity=0.6, price=0.3, user_std=0.3),
+    "fav": TaskSpec(affinity=0.8, price=0.0, user_std=0.6),
+    "buy": TaskSpec(affinity=0.7, price=0.7, user_std=0.4, parent="cart", boost=2.0),
 }
+
+
+def task_specs(tasks: tuple[str, ...]) -> dict[str, TaskSpec]:
+    """The coefficients of every conditional task of ``tasks`` (all but ``tasks[0]``),
+    in the order :func:`generate` draws them: tasks without a parent first.  An
+    unknown task gets the default :class:`TaskSpec`; a parent outside ``tasks`` is
+    dropped."""
+    specs = {t: _TASK_SPECS.get(t, TaskSpec()) for t in tasks[1:]}
+    specs = {t: s if s.parent in specs else replace(s, parent=None) for t, s in specs.items()}
+    return dict(sorted(specs.items(), key=lambda kv: kv[1].parent is not None))
 
 
 @dataclass
@@ -275,6 +296,42 @@ PRESETS: dict[str, SyntheticConfig] = {
 
 
 @dataclass
+class LatentTruth:
+    """The generator's hidden parameters (never written to the CSVs).
+
+    What a Bayes-optimal scorer would need to know besides the rows themselves
+    (``scripts/diagnose_ceiling.py`` uses it); row ``k`` of a user array is the
+    ``k``-th row of ``users.csv``, of an item array the ``k``-th row of
+    ``items.csv``.
+
+    Args:
+        centroids: ``[K, d]`` community centroids :math:`\\boldsymbol{\\mu}_k`.
+        user_shares: ``[K]`` Dirichlet community shares of the users.
+        user_latent: ``[num_users, d]`` :math:`\\mathbf{x}_u`.
+        item_latent: ``[num_items, d]`` :math:`\\mathbf{y}_i`.
+        user_bias_mean: ``[num_users]`` the activity part of :math:`b_u`.
+        user_bias: ``[num_users]`` :math:`b_u` (its mean plus the user's noise).
+        item_bias: ``[num_items]`` :math:`b_i`.
+        item_weight: ``[num_items]`` exposure popularity :math:`w_i` (unnormalised).
+        price_sensitivity: ``[num_users]`` :math:`\\rho_u`.
+        price_z: ``[num_items]`` :math:`\\bar z(\\log \\text{price}_i)`.
+        task_user_bias: conditional task → ``[num_users]`` :math:`b^t_u`.
+    """
+
+    centroids: np.ndarray
+    user_shares: np.ndarray
+    user_latent: np.ndarray
+    item_latent: np.ndarray
+    user_bias_mean: np.ndarray
+    user_bias: np.ndarray
+    item_bias: np.ndarray
+    item_weight: np.ndarray
+    price_sensitivity: np.ndarray
+    price_z: np.ndarray
+    task_user_bias: dict[str, np.ndarray]
+
+
+@dataclass
 class SyntheticData:
     """The output of :func:`generate`.
 
@@ -288,6 +345,7 @@ class SyntheticData:
         item_community: ``[num_items]`` latent community of each ``items`` row.
         intercepts: calibrated :math:`\\beta_t` per task.
         config: the configuration that produced the data.
+        latent: the other hidden parameters (:class:`LatentTruth`).
     """
 
     log: InteractionLog
@@ -297,6 +355,7 @@ class SyntheticData:
     item_community: np.ndarray
     intercepts: dict[str, float]
     config: SyntheticConfig
+    latent: LatentTruth
 
     def __repr__(self) -> str:
         return f"SyntheticData({self.log!r}, users={len(self.users)}, items={len(self.items)})"
@@ -330,12 +389,13 @@ def _ids(prefix: str, n: int, min_width: int = 6) -> pd.Series:
     return pd.Series([f"{prefix}{k:0{width}d}" for k in range(n)], dtype="str")
 
 
-def _communities(rng: np.random.Generator, n: int, k: int) -> np.ndarray:
-    """Community of each of ``n`` nodes; Dirichlet shares, every community non-empty."""
+def _communities(rng: np.random.Generator, n: int, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Community of each of ``n`` nodes and the Dirichlet shares they were drawn
+    from; every community is non-empty."""
     shares = rng.dirichlet(np.full(k, 5.0))
     comm = rng.choice(k, size=n, p=shares)
     comm[rng.permutation(n)[:k]] = np.arange(k)
-    return comm
+    return comm, shares
 
 
 def _noisy_choice(
@@ -367,11 +427,76 @@ def _bisect(rate_of, target: float, *args, lo: float = -30.0, hi: float = 30.0) 
     return 0.5 * (lo + hi)
 
 
+def _click_logit(
+    cfg: SyntheticConfig, affinity: np.ndarray, user_bias: np.ndarray, item_bias: np.ndarray
+) -> np.ndarray:
+    """:math:`\\ell^{\\text{click}} - \\beta_{\\text{click}}` of each row (no scenario)."""
+    return cfg.affinity_weight * affinity + user_bias + item_bias
+
+
+def _conditional_logit(
+    cfg: SyntheticConfig,
+    spec: TaskSpec,
+    affinity: np.ndarray,
+    price_sensitivity: np.ndarray,
+    price_z: np.ndarray,
+    task_bias: np.ndarray,
+) -> np.ndarray:
+    """The logit of ``P(task | root)`` of each row, less :math:`\\beta_t`, the
+    scenario and the parent's boost."""
+    return (
+        spec.affinity * cfg.affinity_weight * affinity
+        - spec.price * price_sensitivity * price_z
+        + task_bias
+    )
+
+
+def true_probabilities(
+    data: SyntheticData,
+    users: np.ndarray,
+    items: np.ndarray,
+    *,
+    user_latent: np.ndarray | None = None,
+    user_bias: np.ndarray | None = None,
+    task_user_bias: Mapping[str, np.ndarray] | None = None,
+) -> dict[str, np.ndarray]:
+    """The true marginal probability of every task for (user, item) pairs.
+
+    ``users`` / ``items`` are row numbers of ``data.users`` / ``data.items``.  The
+    per-user parameters default to the truth (``data.latent``), which gives the
+    ``oracle_<task>`` columns; pass other ``[num_users, …]`` tables to score the
+    same model with estimated :math:`\\mathbf{x}_u`, :math:`b_u` or :math:`b^t_u`
+    (``scripts/diagnose_ceiling.py``).  Logs with scenarios are refused: their
+    scenario shifts are not recorded.
+    """
+    cfg, lat = data.config, data.latent
+    if cfg.scenarios:
+        raise InputError("true_probabilities: the scenario shifts of the log are not recorded")
+    x = lat.user_latent if user_latent is None else user_latent
+    b_u = lat.user_bias if user_bias is None else user_bias
+    b_t = lat.task_user_bias if task_user_bias is None else task_user_bias
+    users, items = np.asarray(users, dtype=np.int64), np.asarray(items, dtype=np.int64)
+    affinity = _dot_rows(x, users, lat.item_latent, items)
+    root = cfg.tasks[0]
+    p_root = _sigmoid(
+        data.intercepts[root] + _click_logit(cfg, affinity, b_u[users], lat.item_bias[items])
+    )
+    out, cond = {root: p_root}, {}
+    for t, s in task_specs(cfg.tasks).items():
+        z = _conditional_logit(
+            cfg, s, affinity, lat.price_sensitivity[users], lat.price_z[items], b_t[t][users]
+        )
+        q = cond[s.parent] if s.parent is not None else None
+        out[t] = marginal(data.intercepts[t], z, p_root, q, s.boost)
+        cond[t] = _sigmoid(data.intercepts[t] + z)
+    return {t: out[t] for t in cfg.tasks}
+
+
 def _root_rate(beta: float, z: np.ndarray) -> np.ndarray:
     return _sigmoid(beta + z)
 
 
-def _marginal(
+def marginal(
     beta: float, z: np.ndarray, p_root: np.ndarray, q: np.ndarray | None, boost: float
 ) -> np.ndarray:
     """True marginal of a conditional task: ``P(root) * P(task | root)``.
@@ -466,8 +591,8 @@ def generate(config: SyntheticConfig) -> SyntheticData:
 
     # Latent communities and vectors.
     centroids = rng.normal(size=(k, d)) / np.sqrt(d)
-    user_comm = _communities(rng, nu, k)
-    item_comm = _communities(rng, ni, k)
+    user_comm, user_shares = _communities(rng, nu, k)
+    item_comm, _ = _communities(rng, ni, k)
     x_user = centroids[user_comm] + cfg.latent_noise * rng.normal(size=(nu, d)) / np.sqrt(d)
     y_item = centroids[item_comm] + cfg.latent_noise * rng.normal(size=(ni, d)) / np.sqrt(d)
 
@@ -480,7 +605,8 @@ def generate(config: SyntheticConfig) -> SyntheticData:
         rng, rng.integers(len(AGE_BUCKETS), size=k)[user_comm], len(AGE_BUCKETS), cfg.feature_noise
     )
     gender = rng.integers(len(GENDERS), size=nu)
-    user_bias = -0.25 * _zscore(log_act) + cfg.user_bias_std * rng.normal(size=nu)
+    user_bias_mean = -0.25 * _zscore(log_act)
+    user_bias = user_bias_mean + cfg.user_bias_std * rng.normal(size=nu)
     price_sens = 1.3 - 0.1 * age
 
     # Items: popularity, features, biases.
@@ -516,8 +642,8 @@ def generate(config: SyntheticConfig) -> SyntheticData:
     calib = slice(0, min(n, 1 << 18))  # rows are in random order: a fair sample
 
     # Root task.
-    root, *rest = cfg.tasks
-    z_root = cfg.affinity_weight * affinity + user_bias[u] + item_bias[i]
+    root = cfg.tasks[0]
+    z_root = _click_logit(cfg, affinity, user_bias[u], item_bias[i])
     if scen is not None:
         z_root += scen_click[scen]
     beta = {root: _bisect(_root_rate, cfg.rate(root), z_root[calib])}
@@ -527,22 +653,17 @@ def generate(config: SyntheticConfig) -> SyntheticData:
     oracle: dict[str, np.ndarray] = {root: p_root}
 
     # Conditional tasks: independent ones first, then those boosted by a parent label.
-    specs = {t: _TASK_SPECS.get(t, _TaskSpec()) for t in rest}
-    specs = {t: s if s.parent in specs else replace(s, parent=None) for t, s in specs.items()}
     cond_p: dict[str, np.ndarray] = {}
-    for t in sorted(rest, key=lambda t: specs[t].parent is not None):
-        s = specs[t]
-        z = (
-            s.affinity * cfg.affinity_weight * affinity
-            - s.price * price_sens[u] * z_price[i]
-            + (s.user_std * rng.normal(size=nu))[u]
-        )
+    task_user_bias: dict[str, np.ndarray] = {}
+    for t, s in task_specs(cfg.tasks).items():
+        task_user_bias[t] = s.user_std * rng.normal(size=nu)
+        z = _conditional_logit(cfg, s, affinity, price_sens[u], z_price[i], task_user_bias[t][u])
         if scen is not None:
             z += scen_conv[scen]
         q = cond_p[s.parent] if s.parent is not None else None
         qc = q[calib] if q is not None else None
-        beta[t] = _bisect(_marginal, cfg.rate(t), z[calib], p_root[calib], qc, s.boost)
-        oracle[t] = _marginal(beta[t], z, p_root, q, s.boost)
+        beta[t] = _bisect(marginal, cfg.rate(t), z[calib], p_root[calib], qc, s.boost)
+        oracle[t] = marginal(beta[t], z, p_root, q, s.boost)
         cond_p[t] = _sigmoid(beta[t] + z)
         if s.parent is None:
             draw_p = cond_p[t]
@@ -597,4 +718,17 @@ def generate(config: SyntheticConfig) -> SyntheticData:
         item_community=item_comm,
         intercepts={t: float(beta[t]) for t in cfg.tasks},
         config=cfg,
+        latent=LatentTruth(
+            centroids=centroids,
+            user_shares=user_shares,
+            user_latent=x_user,
+            item_latent=y_item,
+            user_bias_mean=user_bias_mean,
+            user_bias=user_bias,
+            item_bias=item_bias,
+            item_weight=item_w,
+            price_sensitivity=price_sens,
+            price_z=z_price,
+            task_user_bias=task_user_bias,
+        ),
     )

@@ -8,7 +8,13 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from mogenet.datasets.log import ITEM, ORACLE_PREFIX, SCENARIO, TIMESTAMP, USER, InteractionLog
-from mogenet.datasets.synthetic import PRESETS, SyntheticConfig, SyntheticData, generate
+from mogenet.datasets.synthetic import (
+    PRESETS,
+    SyntheticConfig,
+    SyntheticData,
+    generate,
+    true_probabilities,
+)
 from mogenet.errors import InputError
 
 TASKS = ("click", "cart", "fav", "buy")
@@ -110,6 +116,51 @@ def test_community_structure(demo: SyntheticData) -> None:
     users = pd.DataFrame({"c": demo.user_community, "age": demo.users["age_bucket"]})
     modal_share = users.groupby("c")["age"].agg(lambda s: s.value_counts().iloc[0] / len(s))
     assert modal_share.mean() > 0.5
+
+
+def test_latent_truth_reproduces_the_oracle() -> None:
+    """The exposed hidden parameters are the ones the labels were drawn from: the
+    module docstring's formulas over them give every ``oracle_<task>`` column."""
+    data = generate(SyntheticConfig.preset("demo", seed=5, num_interactions=20_000))
+    lat, cfg, f = data.latent, data.config, data.log.frame
+    u, i = _codes(f[USER]), _codes(f[ITEM])
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
+    s = (lat.user_latent[u] * lat.item_latent[i]).sum(1)
+    p_click = sig(
+        data.intercepts["click"] + cfg.affinity_weight * s + lat.user_bias[u] + lat.item_bias[i]
+    )
+    np.testing.assert_allclose(f[ORACLE_PREFIX + "click"], p_click, rtol=1e-9)
+    cond = {
+        t: data.intercepts[t]
+        + a * cfg.affinity_weight * s
+        - lam * lat.price_sensitivity[u] * lat.price_z[i]
+        + lat.task_user_bias[t][u]
+        for t, a, lam in (("cart", 0.6, 0.3), ("fav", 0.8, 0.0), ("buy", 0.7, 0.7))
+    }
+    np.testing.assert_allclose(f[ORACLE_PREFIX + "cart"], p_click * sig(cond["cart"]), rtol=1e-9)
+    np.testing.assert_allclose(f[ORACLE_PREFIX + "fav"], p_click * sig(cond["fav"]), rtol=1e-9)
+    q = sig(cond["cart"])
+    p_buy = p_click * (q * sig(cond["buy"] + 2.0) + (1 - q) * sig(cond["buy"]))
+    np.testing.assert_allclose(f[ORACLE_PREFIX + "buy"], p_buy, rtol=1e-9)
+    # communities and their shares: each vector sits near its community's centroid
+    assert np.allclose(lat.user_shares.sum(), 1.0) and lat.user_shares.shape == (8,)
+    dist = ((lat.user_latent[:, None] - lat.centroids[None]) ** 2).sum(-1)  # [U, K]
+    assert (dist.argmin(1) == data.user_community).mean() > 0.7
+    np.testing.assert_allclose(lat.user_bias.mean() - lat.user_bias_mean.mean(), 0, atol=0.05)
+    # true_probabilities: the truth by default, other user parameters on request
+    truth = true_probabilities(data, u, i)
+    for t in TASKS:
+        np.testing.assert_allclose(truth[t], f[ORACLE_PREFIX + t], rtol=1e-12)
+    zero = {t: np.zeros_like(b) for t, b in lat.task_user_bias.items()}
+    other = true_probabilities(data, u, i, user_latent=0 * lat.user_latent, task_user_bias=zero)
+    np.testing.assert_allclose(
+        other["click"], sig(data.intercepts["click"] + lat.user_bias[u] + lat.item_bias[i])
+    )
+    np.testing.assert_allclose(
+        other["fav"], other["click"] * sig(np.full(len(u), data.intercepts["fav"]))
+    )
+    with pytest.raises(InputError, match="scenario"):
+        true_probabilities(generate(SyntheticConfig.preset("tiny", scenarios=2)), u[:1], i[:1])
 
 
 def test_informativeness_knobs() -> None:
