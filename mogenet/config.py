@@ -40,6 +40,10 @@ class GraphConfig:
         device: where similarity is computed (``cpu`` or ``cuda``).
         num_threads: CPU worker threads for similarity blocks (0 = all cores).
         chunk_nnz: bound on the partial products of one block (peak memory).
+        spectral: dimension of the spectral node embeddings stored with the graphs
+            (the top singular vectors of the normalised user–item matrix of every
+            training row, labels ignored; ``mogenet.graphs.spectral``); models read
+            them as node features (``model.spectral``). ``0`` = none.
     """
 
     similarity: str = "cosine"
@@ -52,6 +56,7 @@ class GraphConfig:
     device: str = "cpu"
     num_threads: int = 0
     chunk_nnz: int = 1 << 22
+    spectral: int = 0
 
 
 @dataclass
@@ -97,6 +102,9 @@ class ModelConfig:
         graph_encoder: the graph encoder of models that read the graph (``mgnn``,
             ``ngcf``); unset = the model's own (``ngcf`` for ``ngcf``, else ``mgnn``).
             NGCF reads ``graph_channels``, ``graph_layers`` and ``graph_dropout``.
+        spectral: read the graph bundle's spectral node embeddings (built with
+            ``build-graphs --spectral K``) as numeric node features, beside the
+            feature tables; a bundle without them gives none.
     """
 
     name: str = "mmoe"
@@ -117,6 +125,7 @@ class ModelConfig:
     graph_edge_weight: bool = False
     graph_dropout: float = 0.0
     graph_encoder: str | None = None
+    spectral: bool = True
 
 
 @dataclass

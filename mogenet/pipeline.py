@@ -283,8 +283,8 @@ def train(
         info=info,
         user_map=bundle.user_map,
         item_map=bundle.item_map,
-        user_features=bundle.user_features(),
-        item_features=bundle.item_features(),
+        user_features=bundle.user_features(spectral=config.model.spectral),
+        item_features=bundle.item_features(spectral=config.model.spectral),
         state={"model": model.cpu().state_dict(), "loss": loss.cpu().state_dict()},
         popularity=popularity,
         inputs=extra,
@@ -432,8 +432,8 @@ def make_trainer(
         model = build_model(
             config.model,
             tasks=tasks,
-            user_features=bundle.user_features(),
-            item_features=bundle.item_features(),
+            user_features=bundle.user_features(spectral=config.model.spectral),
+            item_features=bundle.item_features(spectral=config.model.spectral),
             log_nodes=bundle.log_nodes,
         )
     except ValueError as e:  # a module rejected a setting (e.g. 0 experts)

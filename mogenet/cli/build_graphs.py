@@ -85,6 +85,15 @@ def add_parser(sub) -> None:
         help="CPU threads for the similarity (default: 0 = all cores)",
     )
     p.add_argument(
+        "--spectral",
+        type=int,
+        default=GraphConfig.spectral,
+        metavar="K",
+        help="also store K spectral coordinates of every user and item: the top singular "
+        "vectors of the normalised user–item matrix of all training rows, labels ignored; "
+        "models read them as node features (default: %(default)s = none)",
+    )
+    p.add_argument(
         "--per-behavior-edges",
         action="store_true",
         help="also store one user–item edge type per task (edges with a positive of it)",
@@ -152,6 +161,8 @@ def graph_config(args: argparse.Namespace) -> GraphConfig:
         raise InputError(f"--min-support must be ≥ 1, got {args.min_support}")
     if args.num_threads < 0:
         raise InputError(f"--num-threads must be ≥ 0, got {args.num_threads}")
+    if args.spectral < 0:
+        raise InputError(f"--spectral must be ≥ 0, got {args.spectral}")
     weights = args.behavior_weights
     return GraphConfig(
         similarity=args.similarity,
@@ -163,6 +174,7 @@ def graph_config(args: argparse.Namespace) -> GraphConfig:
         seed=args.seed,
         device=args.device,
         num_threads=args.num_threads,
+        spectral=args.spectral,
     )
 
 
@@ -222,6 +234,8 @@ def format_summary(summary: dict, seconds: dict[str, float], *, out: str | None 
         f"  similar  {cfg['similarity']}, topk {cfg['topk']}, min_support {cfg['min_support']}, "
         f"hub_cap {'none' if hub is None else hub}, {weighting}"
     )
+    if cfg.get("spectral"):
+        lines.append(f"  spectral {cfg['spectral']} coordinates per user and item (all rows)")
     lines.append("edges")
     edges = summary["edges"]
     reversed_types = {k for k in edges if k.split("__")[1].startswith("rev_")}

@@ -111,6 +111,21 @@ class FeatureTable:
 
         return cls(cat, tuple(cards), tuple(categorical), num, tuple(numeric))
 
+    def with_numeric(self, values: Tensor, names: tuple[str, ...]) -> FeatureTable:
+        """This table with more numeric columns ``values`` ``[N, len(names)]``
+        (taken as they are: not standardised)."""
+        if values.shape != (self.num_nodes, len(names)):
+            raise ValueError(
+                f"expected [{self.num_nodes}, {len(names)}] values, got {list(values.shape)}"
+            )
+        return FeatureTable(
+            categorical=self.categorical,
+            cardinalities=self.cardinalities,
+            categorical_names=self.categorical_names,
+            numeric=torch.cat([self.numeric, values.to(self.numeric.dtype)], dim=1),
+            numeric_names=(*self.numeric_names, *names),
+        )
+
     def state_dict(self) -> dict:
         return {
             "categorical": self.categorical,

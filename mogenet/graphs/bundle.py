@@ -29,6 +29,7 @@ from mogenet.datasets.log import ITEM, USER, InteractionLog
 from mogenet.errors import InputError
 from mogenet.graphs.bipartite import build_bipartite, resolve_behavior_weights
 from mogenet.graphs.similarity import build_similarity, resolve_similarity
+from mogenet.graphs.spectral import spectral_embeddings
 from mogenet.io import atomic_dir, file_sha256, write_json
 
 #: ``meta.json["format"]`` of every mogenet graph directory.
@@ -53,7 +54,7 @@ RESERVED_RELATIONS = frozenset(rel for _, rel, _ in EDGE_TYPES)
 #: ``graph.pt`` key prefix of the per-behaviour edges (``behavior.<task>.edge_index``).
 BEHAVIOR_PREFIX = "behavior."
 #: Stages of :meth:`GraphBundle.build`, timed in ``meta['build_seconds']``.
-BUILD_STAGES = ("bipartite", "user_similar", "item_similar", "features")
+BUILD_STAGES = ("bipartite", "user_similar", "item_similar", "features", "spectral")
 
 #: Quantiles reported in ``meta["degree"]``.
 _QUANTILES = {"min": 0.0, "p25": 0.25, "p50": 0.5, "p75": 0.75, "p90": 0.9, "p99": 0.99, "max": 1.0}
@@ -309,6 +310,17 @@ class GraphBundle:
             with clock("features"):
                 user_feats = _features(users, user_map, USER)
                 item_feats = _features(items, item_map, ITEM)
+            with clock("spectral"):
+                spectral = None
+                if config.spectral > 0:
+                    spectral = spectral_embeddings(
+                        user_map.encode(train_log.frame[USER]),
+                        item_map.encode(train_log.frame[ITEM]),
+                        num_users=n_u,
+                        num_items=n_i,
+                        dim=config.spectral,
+                        seed=config.seed,
+                    )
         finally:
             if own_clock:
                 clock.close()
@@ -327,6 +339,8 @@ class GraphBundle:
         }
         if bip.last_timestamp is not None:
             tensors["interacts.last_timestamp"] = bip.last_timestamp
+        if spectral is not None:
+            tensors["user.spectral"], tensors["item.spectral"] = spectral
         if config.per_behavior_edges:
             for task in tasks:
                 tensors[f"{BEHAVIOR_PREFIX}{task}.edge_index"] = bip.behavior_edge_index(task)
@@ -432,23 +446,35 @@ class GraphBundle:
             f"item_similar={self.data[ITEM_SIMILAR].num_edges})"
         )
 
-    def user_features(self) -> FeatureTable:
-        """User features as a :class:`FeatureTable` (no columns when none were given)."""
-        return self._feature_table("user")
+    @property
+    def spectral_dim(self) -> int:
+        """Dimension of the stored spectral node embeddings (0 = none)."""
+        store = self.data["user"]
+        return int(store.spectral.size(1)) if "spectral" in store else 0
 
-    def item_features(self) -> FeatureTable:
-        """Item features as a :class:`FeatureTable` (no columns when none were given)."""
-        return self._feature_table("item")
+    def user_features(self, *, spectral: bool = True) -> FeatureTable:
+        """User features as a :class:`FeatureTable` (no columns when none were given);
+        with ``spectral``, the spectral embeddings follow as numeric columns
+        ``spectral_1``, ``spectral_2``, …"""
+        return self._feature_table("user", spectral)
 
-    def _feature_table(self, node_type: str) -> FeatureTable:
+    def item_features(self, *, spectral: bool = True) -> FeatureTable:
+        """Item features as a :class:`FeatureTable`, as :meth:`user_features`."""
+        return self._feature_table("item", spectral)
+
+    def _feature_table(self, node_type: str, spectral: bool) -> FeatureTable:
         names = self.meta["features"][node_type]
-        return FeatureTable.from_state_dict(
+        table = FeatureTable.from_state_dict(
             {
                 "categorical": self.data[node_type].x_cat,
                 "numeric": self.data[node_type].x_num,
                 **names,
             }
         )
+        if not spectral or self.spectral_dim == 0:
+            return table
+        columns = tuple(f"spectral_{j + 1}" for j in range(self.spectral_dim))
+        return table.with_numeric(self.data[node_type].spectral, columns)
 
     def summary(self) -> dict:
         """Sizes and statistics, as printed by ``mogenet build-graphs`` (JSON-serialisable)."""
@@ -516,6 +542,8 @@ class GraphBundle:
         for node_type in ("user", "item"):
             out[f"{node_type}.x_cat"] = self.data[node_type].x_cat
             out[f"{node_type}.x_num"] = self.data[node_type].x_num
+            if "spectral" in self.data[node_type]:
+                out[f"{node_type}.spectral"] = self.data[node_type].spectral
         return {k: v.contiguous().cpu() for k, v in out.items()}
 
     def content_hash(self) -> str:
@@ -664,6 +692,8 @@ def _hetero_data(
     for node_type in ("user", "item"):
         data[node_type].x_cat = tensors[f"{node_type}.x_cat"]
         data[node_type].x_num = tensors[f"{node_type}.x_num"]
+        if f"{node_type}.spectral" in tensors:
+            data[node_type].spectral = tensors[f"{node_type}.spectral"]
     edge_index = tensors["interacts.edge_index"]
     attrs = {"edge_attr": tensors["interacts.edge_attr"]}
     if "interacts.last_timestamp" in tensors:
@@ -745,7 +775,8 @@ def _check_tensors(
         t = tensors.get(name)
         if not isinstance(t, Tensor) or t.dtype != dtype or t.dim() != ndim:
             raise bad(f"'{name}' is missing or has the wrong dtype/shape")
-    unexpected = sorted(set(tensors) - set(expected) - {"interacts.last_timestamp"})
+    optional = {"interacts.last_timestamp", "user.spectral", "item.spectral"}
+    unexpected = sorted(set(tensors) - set(expected) - optional)
     if unexpected:
         raise bad(f"unexpected tensor(s) {', '.join(map(repr, unexpected))}")
     sizes = {"user": n_u, "item": n_i}
@@ -775,3 +806,10 @@ def _check_tensors(
         for attr in ("x_cat", "x_num"):
             if tensors[f"{node_type}.{attr}"].size(0) != n:
                 raise bad(f"'{node_type}.{attr}' rows do not match the number of nodes")
+    spectral = [tensors.get(f"{t}.spectral") for t in sizes]
+    if any(t is not None for t in spectral):
+        if not all(isinstance(t, Tensor) and t.dtype == torch.float32 for t in spectral):
+            raise bad("'user.spectral' and 'item.spectral' must both be float32 tensors")
+        dim = spectral[0].size(-1)
+        if [tuple(t.shape) for t in spectral] != [(n, dim) for n in sizes.values()]:
+            raise bad("'user.spectral' / 'item.spectral' must be [nodes, dim] of one dim")

@@ -61,6 +61,7 @@ def test_flags_reach_the_config(train, tmp_path, capsys):
     assert GraphConfig(**bundle.meta["config"]) == expected
     assert bundle.behavior_tasks == ("click", "buy")
     assert parse("--hub-cap", "50", "--min-support", "3").hub_cap == 50
+    assert parse("--spectral", "2").spectral == 2 and parse().spectral == 0
     assert parse("--min-support", "3").min_support == 3
 
 
@@ -135,6 +136,8 @@ def test_bad_behavior_weights(value, fragment, train, tmp_path, capsys):
         (["--min-support", "0"], "--min-support"),
         (["--similarity", "euclid"], "unknown similarity measure 'euclid'"),
         (["--plot", "deg.jpg"], ".png"),
+        (["--spectral", "-1"], "--spectral must be ≥ 0"),
+        (["--spectral", "4"], "--spectral must be between 1 and 3"),  # 4 users, 4 items
     ],
 )
 def test_bad_flags(argv, fragment, train, tmp_path, capsys):

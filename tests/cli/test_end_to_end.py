@@ -13,6 +13,7 @@ import pytest
 from mogenet.cli import main
 from mogenet.datasets.readers import read_log
 from mogenet.graphs import GraphBundle, check_leakage
+from mogenet.run import Run
 
 
 def test_demo_tiny(tmp_path, capsys):
@@ -296,3 +297,21 @@ def test_mogenet_trains_evaluates_and_predicts(tiny_split, tiny_graphs, tmp_path
     assert len(pred.read_text().splitlines()) == len(
         (tiny_split / "test.csv").read_text().splitlines()
     )
+
+
+def test_spectral_coordinates_reach_the_model_unless_turned_off(tiny_split, tmp_path, capsys):
+    graphs = tmp_path / "graphs"
+    train = str(tiny_split / "train.csv")
+    assert main(["build-graphs", train, "--out", str(graphs), "--spectral", "4"]) == 0
+    assert "spectral 4 coordinates" in capsys.readouterr().out
+    names = {}
+    for spectral in ("true", "false"):
+        run = tmp_path / f"run_{spectral}"
+        argv = ["train", "--graphs", str(graphs), "--train", train, "--out", str(run)]
+        argv += ["--valid", str(tiny_split / "valid.csv"), "--epochs", "1"]
+        assert main([*argv, "--set", f"model.spectral={spectral}"]) == 0
+        names[spectral] = Run.load(run).user_features.numeric_names
+        pred = tmp_path / f"pred_{spectral}.csv"
+        data = str(tiny_split / "test.csv")
+        assert main(["predict", str(run), "--data", data, "--out", str(pred)]) == 0
+    assert names == {"true": tuple(f"spectral_{j}" for j in range(1, 5)), "false": ()}

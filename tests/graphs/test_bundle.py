@@ -493,3 +493,63 @@ def test_stage_clock():
     b = GraphBundle.build(hand_log(), clock=clock)
     assert list(clock.seconds) == ["a", "b", *BUILD_STAGES]
     assert b.meta["build_seconds"] == {k: round(clock.seconds[k], 6) for k in BUILD_STAGES}
+
+
+def test_spectral_embeddings_are_stored_read_and_label_free(tmp_path):
+    log = train_log()
+    b = GraphBundle.build(log, config=GraphConfig(topk=3, spectral=3), users=USERS, items=ITEMS)
+    assert b.spectral_dim == 3 and b.meta["config"]["spectral"] == 3
+    assert b.data["user"].spectral.shape == (b.num_users, 3)
+    assert (b.data["user"].spectral[-2:] == 0).all()  # u12, u13: features only, no rows
+    # read as numeric node features after the table's own, or not at all
+    uf = b.user_features()
+    assert uf.numeric_names == ("age", "spectral_1", "spectral_2", "spectral_3")
+    assert uf.numeric[:, 1:].equal(b.data["user"].spectral)
+    assert b.user_features(spectral=False).numeric_names == ("age",)
+    assert b.item_features().numeric_names == ("price", "spectral_1", "spectral_2", "spectral_3")
+    plain = GraphBundle.build(log, config=GraphConfig(topk=3))
+    assert plain.spectral_dim == 0 and plain.user_features().numeric_names == ()
+    # every row counts, whatever its labels: other labels give the same coordinates
+    flipped = log.frame.assign(click=1 - log.frame["click"], buy=0)
+    other = GraphBundle.build(InteractionLog(flipped, log.tasks), config=GraphConfig(spectral=3))
+    assert other.data["item"].spectral.equal(b.data["item"].spectral)
+    # save / load keeps them, and they are part of the content hash
+    loaded = GraphBundle.load(b.save(tmp_path / "g"))
+    assert loaded.data["item"].spectral.equal(b.data["item"].spectral)
+    assert loaded.content_hash() == b.content_hash()
+    assert "spectral 3 coordinates" in format_summary(b.summary(), {})
+    b2 = GraphBundle.build(log, config=GraphConfig(topk=3, spectral=2), users=USERS, items=ITEMS)
+    assert b2.content_hash() != b.content_hash()
+
+
+@pytest.mark.parametrize(
+    ("tamper", "match"),
+    [
+        ("one", "must both be float32"),
+        ("dtype", "must both be float32"),
+        ("rows", r"must be \[nodes, dim\]"),
+        ("dim", r"must be \[nodes, dim\]"),
+    ],
+)
+def test_load_checks_spectral_tensors(tamper, match, tmp_path):
+    from mogenet.io import file_sha256
+
+    out = GraphBundle.build(train_log(), config=GraphConfig(spectral=2)).save(tmp_path / "g")
+    tensors = torch.load(out / "graph.pt", weights_only=True)
+    if tamper == "one":
+        del tensors["item.spectral"]
+    elif tamper == "dtype":
+        tensors["item.spectral"] = tensors["item.spectral"].double()
+    elif tamper == "rows":
+        tensors["item.spectral"] = tensors["item.spectral"][:-1]
+    else:
+        tensors["item.spectral"] = torch.cat([tensors["item.spectral"]] * 2, dim=1)
+    torch.save(tensors, out / "graph.pt")
+    meta = json.loads((out / "meta.json").read_text())
+    meta["files"]["graph.pt"] = {
+        "sha256": file_sha256(out / "graph.pt"),
+        "bytes": (out / "graph.pt").stat().st_size,
+    }
+    (out / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match=match):
+        GraphBundle.load(out)

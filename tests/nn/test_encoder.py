@@ -162,3 +162,15 @@ def test_reset_parameters(feature_table):
     before = enc.id_embedding.weight.clone()
     enc.reset_parameters()
     assert not torch.equal(before, enc.id_embedding.weight)
+
+
+def test_appended_numeric_columns_reach_the_encoder(feature_table):
+    table = feature_table(6)
+    extra = torch.randn(6, 3)
+    wider = table.with_numeric(extra, ("s1", "s2", "s3"))
+    assert wider.numeric_names == (*table.numeric_names, "s1", "s2", "s3")
+    assert wider.numeric[:, -3:].equal(extra) and wider.categorical is table.categorical
+    enc = NodeEncoder(num_nodes=wider.num_nodes, embedding_dim=4, features=wider)
+    assert enc.numeric_lin.in_features == len(wider.numeric_names)
+    with pytest.raises(ValueError, match="expected"):
+        table.with_numeric(extra[:-1], ("s1", "s2", "s3"))
