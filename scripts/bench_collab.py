@@ -4,11 +4,12 @@ Synthetic logs whose features are uninformative (``feature_noise=1``) and not ev
 given to the models (ids only), so everything beyond popularity must come from
 who-interacted-with-what.  For each seed: generate → split by time → build graphs
 → train MMoE and MoGENet, each with the paper's losses and with the in-batch
-contrastive loss (``loss.contrastive=1.0``), with the same seed → test GAUC per
-task, beside the item-CF, popularity and oracle scorers.  Reports the mean over
-seeds, the differences in GAUC points (:data:`GAINS`) with a two-sided paired
-t-test over seeds, and each model's share of
-the oracle's lift over 0.5: ``(gauc − 0.5) / (oracle − 0.5)``.
+contrastive loss (``loss.contrastive=1.0``), with the same seed (and, with
+``--spectral K``, both with the contrastive loss and the graphs' spectral node
+embeddings, ``mogenet.graphs.spectral``) → test GAUC per task, beside the item-CF,
+popularity and oracle scorers.  Reports the mean over seeds, the differences in
+GAUC points (:data:`GAINS`) with a two-sided paired t-test over seeds, and each
+model's share of the oracle's lift over 0.5: ``(gauc − 0.5) / (oracle − 0.5)``.
 
     python scripts/bench_collab.py --seeds 0,1,2 --out bench/collab.json
 
@@ -32,33 +33,43 @@ import numpy as np
 
 from mogenet import pipeline
 from mogenet.baselines import ItemCFScorer
-from mogenet.config import RunConfig
+from mogenet.config import GraphConfig, RunConfig
 from mogenet.datasets.readers import read_log
-from mogenet.datasets.synthetic import SyntheticConfig, generate
+from mogenet.datasets.synthetic import SyntheticConfig, SyntheticData, generate
 from mogenet.io import write_report
 from mogenet.metrics import evaluate_log
 
 MOGENET = ["model.name=mogenet", "model.tower_channels=[]"]
 #: In-batch contrastive loss on the pair embeddings (``mogenet.losses.contrastive_loss``).
 CONTRASTIVE = ["loss.contrastive=1.0"]
+#: Models named without ``+spectral`` ignore the graphs' spectral node embeddings.
+IDS_ONLY = ["model.spectral=false"]
 MODELS = {
-    "mmoe": [],
-    "mogenet": MOGENET,
-    "mmoe+contrastive": CONTRASTIVE,
-    "mogenet+contrastive": [*MOGENET, *CONTRASTIVE],
+    "mmoe": IDS_ONLY,
+    "mogenet": [*MOGENET, *IDS_ONLY],
+    "mmoe+contrastive": [*CONTRASTIVE, *IDS_ONLY],
+    "mogenet+contrastive": [*MOGENET, *CONTRASTIVE, *IDS_ONLY],
+    "mmoe+contrastive+spectral": CONTRASTIVE,
+    "mogenet+contrastive+spectral": [*MOGENET, *CONTRASTIVE],
 }
+#: The models run when ``--models`` is not given (the ``+spectral`` ones need
+#: ``--spectral K``).
+DEFAULT_MODELS = [m for m in MODELS if not m.endswith("+spectral")]
 #: (model, reference) pairs whose GAUC difference the summary reports.
 GAINS = (
     ("mogenet", "mmoe"),
     ("mogenet+contrastive", "mmoe+contrastive"),
     ("mogenet+contrastive", "mmoe"),
+    ("mmoe+contrastive+spectral", "mmoe+contrastive"),
+    ("mogenet+contrastive+spectral", "mmoe+contrastive"),
+    ("mogenet+contrastive+spectral", "mmoe+contrastive+spectral"),
 )
 
 
-def prepare(seed: int, args: argparse.Namespace, work: Path) -> Path:
-    """Generate, split and build the graphs of one seed's log; returns its folder."""
-    d = work / f"seed{seed}"
-    cfg = SyntheticConfig.preset(
+def synthetic_config(seed: int, args: argparse.Namespace) -> SyntheticConfig:
+    """The generator settings of one seed's log: ``--preset`` with the data options,
+    features made pure noise."""
+    return SyntheticConfig.preset(
         args.preset,
         seed=seed,
         feature_noise=1.0,
@@ -77,9 +88,20 @@ def prepare(seed: int, args: argparse.Namespace, work: Path) -> Path:
             if v is not None
         },
     )
-    generate(cfg).write(d / "raw")
+
+
+def prepare(
+    seed: int, args: argparse.Namespace, work: Path, data: SyntheticData | None = None
+) -> Path:
+    """Generate (unless ``data`` is that log already), split and build the graphs of
+    one seed's log; returns its folder."""
+    d = work / f"seed{seed}"
+    if data is None:
+        data = generate(synthetic_config(seed, args))
+    data.write(d / "raw")
     pipeline.split_file(d / "raw" / "interactions.csv", d, by="time", seed=seed)
-    pipeline.build_graphs(d / "train.csv", d / "graphs")  # ids only: no feature tables
+    # ids only: no feature tables (the spectral coordinates come from the rows alone)
+    pipeline.build_graphs(d / "train.csv", d / "graphs", config=GraphConfig(spectral=args.spectral))
     return d
 
 
@@ -102,6 +124,14 @@ def add_data_args(p: argparse.ArgumentParser) -> None:
         type=_task_rate,
         metavar="TASK=RATE",
         help="target marginal rate of a task (e.g. buy=0.001), over the preset's",
+    )
+    p.add_argument(
+        "--spectral",
+        type=int,
+        default=0,
+        metavar="K",
+        help="build the graphs with K spectral coordinates per node (read by the "
+        "+spectral models; default: none)",
     )
     p.add_argument("--epochs", type=int, default=30)
     p.add_argument("--set", action="append", default=[], help="extra RunConfig overrides")
@@ -312,6 +342,15 @@ def table_lines(summary: dict) -> list[str]:
     return lines
 
 
+def check_spectral(p: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """A ``+spectral`` model needs graphs built with ``--spectral K``."""
+    if args.spectral < 0:
+        p.error(f"--spectral must be >= 0, got {args.spectral}")
+    wanting = [m for m in args.models if m.endswith("+spectral")]
+    if wanting and args.spectral == 0:
+        p.error(f"{', '.join(wanting)} read spectral coordinates: give --spectral K")
+
+
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--seeds", type=lambda s: [int(x) for x in s.split(",")], default=[0, 1, 2])
@@ -321,13 +360,15 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument(
         "--models",
         type=_models,
-        default=list(MODELS),
-        help=f"comma-separated subset of {', '.join(MODELS)} (default: all)",
+        default=DEFAULT_MODELS,
+        help=f"comma-separated subset of {', '.join(MODELS)} "
+        f"(default: {', '.join(DEFAULT_MODELS)})",
     )
     p.add_argument(
         "--jobs", type=int, default=1, help="seeds run in parallel (processes, one thread each)"
     )
     args = p.parse_args(argv)
+    check_spectral(p, args)
     args.argv = list(argv if argv is not None else sys.argv[1:])
     warnings.filterwarnings("ignore")
     per_seed = run_seeds(args)

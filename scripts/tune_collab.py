@@ -43,6 +43,7 @@ from bench_collab import (  # noqa: E402
     _gaucs,
     _models,
     add_data_args,
+    check_spectral,
     item_cf,
     map_jobs,
     prepare,
@@ -210,6 +211,7 @@ def main(argv: list[str] | None = None) -> dict:
     args = p.parse_args(argv)
     if args.tune_seed in args.seeds:
         p.error(f"--tune-seed {args.tune_seed} is also in --seeds: report held-out seeds only")
+    check_spectral(p, args)
     args.argv = list(argv if argv is not None else sys.argv[1:])
     warnings.filterwarnings("ignore")
     tuning = tune(args)

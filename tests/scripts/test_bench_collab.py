@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from mogenet.run import Run
+
 SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
 sys.path.insert(0, str(SCRIPTS))
 
@@ -110,6 +112,26 @@ def test_models_subset_reports_only_the_gains_it_has(tmp_path, capsys):
     with pytest.raises(SystemExit):
         bench_collab.main(["--models", "mmoe,nope"])
     assert "unknown model(s) nope" in capsys.readouterr().err
+
+
+def test_spectral_models_read_the_coordinates_the_others_do_not(tmp_path, capsys):
+    out = tmp_path / "s.json"
+    models = "mmoe+contrastive,mmoe+contrastive+spectral,mogenet+contrastive+spectral"
+    argv = ["--seeds", "0", *TINY, "--models", models, "--work", str(tmp_path / "w")]
+    summary = bench_collab.main([*argv, "--spectral", "4", "--out", str(out)])
+    assert set(summary["gain_points"]) == {
+        "mmoe+contrastive+spectral − mmoe+contrastive",
+        "mogenet+contrastive+spectral − mmoe+contrastive",
+        "mogenet+contrastive+spectral − mmoe+contrastive+spectral",
+    }
+    d = tmp_path / "w" / "seed0"
+    names = {m: Run.load(d / m).user_features.numeric_names for m in models.split(",")}
+    assert names["mmoe+contrastive"] == ()
+    spectral = tuple(f"spectral_{j}" for j in range(1, 5))
+    assert names["mmoe+contrastive+spectral"] == names["mogenet+contrastive+spectral"] == spectral
+    with pytest.raises(SystemExit):
+        bench_collab.main([*argv, "--out", str(out)])  # no --spectral K
+    assert "read spectral coordinates: give --spectral K" in capsys.readouterr().err
 
 
 def test_generator_options_reach_the_synthetic_config(tmp_path, monkeypatch):
