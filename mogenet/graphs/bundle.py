@@ -195,7 +195,8 @@ class GraphBundle:
 
     ``data`` has node types ``'user'`` and ``'item'`` (``num_nodes``, and ``x_cat``
     ``[N, C]`` int64 / ``x_num`` ``[N, F]`` float32 feature tensors, possibly with
-    zero columns) and edge types
+    zero columns; when built with ``config.spectral = k``, also ``spectral``
+    ``[N, k]`` float32, :mod:`mogenet.graphs.spectral`) and edge types
 
     - ``('user', 'interacts', 'item')``: ``edge_index`` ``[2, E]`` sorted by
       (user, item), ``edge_attr`` ``[E, K]`` per-task positive counts (columns =
