@@ -169,13 +169,12 @@ def fit_map(
     start = torch.cumsum(counts, 0) - counts
     by_count = torch.argsort(counts, stable=True)
     lo = 0
-    while lo < num_users:
-        width = max(int(counts[by_count[lo]]), 1)
+    while lo < num_users:  # users by ascending count: a chunk's last is its widest
         hi = lo + 1
         while hi < num_users and (hi - lo + 1) * max(int(counts[by_count[hi]]), 1) <= max_rows:
             hi += 1
         users = by_count[lo:hi]
-        width = int(counts[users].max())
+        width = int(counts[by_count[hi - 1]])
         if width > 0:
             idx = start[users, None] + torch.arange(width)  # [B, R]
             mask = torch.arange(width) < counts[users, None]

@@ -27,6 +27,14 @@ def add_parser(sub) -> None:
         "'default' = the library defaults, 'mogenet-paper' = the paper's settings)",
     )
     p.add_argument("--model", help="model name, overriding the configuration's (e.g. mmoe)")
+    p.add_argument(
+        "--spectral",
+        type=int,
+        default=0,
+        metavar="K",
+        help="build the graphs with K spectral coordinates per node (build-graphs "
+        "--spectral; default: 0 = none)",
+    )
     p.add_argument("--epochs", type=int, default=30, help="maximum epochs (early stopping)")
     p.add_argument("--device", default="cpu", help="cpu (default), cuda or cuda:N")
     p.add_argument(
@@ -38,8 +46,9 @@ def add_parser(sub) -> None:
 def run(args) -> None:
     from mogenet import pipeline
     from mogenet.build import parse_model_name
-    from mogenet.config import RunConfig
+    from mogenet.config import GraphConfig, RunConfig
     from mogenet.datasets.synthetic import SyntheticConfig, generate
+    from mogenet.errors import InputError
     from mogenet.export import export_embeddings
     from mogenet.metrics import format_tables
 
@@ -52,6 +61,8 @@ def run(args) -> None:
         f"train.epochs={args.epochs}",
     ]
     config = RunConfig.preset(args.config).override(sets)
+    if args.spectral < 0:
+        raise InputError(f"--spectral must be ≥ 0, got {args.spectral}")
     model = config.model.name
     parse_model_name(model)  # an unknown model name too
     out = Path(args.out)
@@ -76,6 +87,7 @@ def run(args) -> None:
         graphs,
         users=data / "raw" / "users.csv",
         items=data / "raw" / "items.csv",
+        config=GraphConfig(spectral=args.spectral),
     )
     step(f"graphs: {bundle}")
 

@@ -37,13 +37,16 @@ def test_demo_tiny(tmp_path, capsys):
 def test_demo_with_another_configuration_and_model(tmp_path, capsys):
     out = tmp_path / "demo"
     args = ["demo", "--out", str(out), "--preset", "tiny", "--epochs", "1"]
-    assert main([*args, "--config", "default", "--model", "mmoe"]) == 0
+    assert main([*args, "--config", "default", "--model", "mmoe", "--spectral", "4"]) == 0
     assert "trained mmoe (default)" in capsys.readouterr().out
     assert json.loads((out / "run" / "metrics.test.json").read_text())["run"]["model"] == "mmoe"
+    assert GraphBundle.load(out / "graphs").spectral_dim == 4
     before = (out / "run" / "model.pt").read_bytes()
     assert main([*args, "--config", "nope"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "unknown preset 'nope'" in err
+    assert main([*args, "--spectral", "-1"]) == 2
+    assert "--spectral must be ≥ 0" in capsys.readouterr().err
     assert (out / "run" / "model.pt").read_bytes() == before  # failed before any work
 
 
