@@ -24,6 +24,9 @@ What is measured, and how:
   peak also covers loading the inputs: ``peak_reset`` is false).  The peak includes
   what is resident when the stage starts (interpreter, torch, the log or the
   edges), reported as ``rss_before_mib``.
+- **spectral**: 16 spectral coordinates per node from the bipartite edges
+  (``mogenet.graphs.spectral``, ``build-graphs --spectral 16``); optional in a
+  bundle, so not part of ``total``.
 - **total**: the three graphs built one after the other in one process from the
   in-memory log (the whole build); its seconds and peak RSS are checked against
   the targets.
@@ -301,6 +304,27 @@ def stage_item_item(work: Path, opts: Options) -> dict:
     return measure(lambda: {"edges": int(_similarity(ei, n_i, n_u, opts)[0].size(1))})
 
 
+#: Spectral coordinates per node in the ``spectral`` stage (``build-graphs --spectral``).
+SPECTRAL_DIM = 16
+
+
+def stage_spectral(work: Path, opts: Options) -> dict:
+    """:data:`SPECTRAL_DIM` spectral coordinates of every node (not part of ``total``,
+    which builds the three graphs of the issue's targets)."""
+    _preload(*LIBRARY, "mogenet.graphs.spectral", "scipy.sparse.linalg")
+    from mogenet.graphs.spectral import spectral_embeddings
+
+    ei, n_u, n_i = load_bipartite(work)
+
+    def run() -> dict:
+        users, _ = spectral_embeddings(
+            ei[0], ei[1], num_users=n_u, num_items=n_i, dim=SPECTRAL_DIM, seed=opts.seed
+        )
+        return {"dim": int(users.size(1))}
+
+    return measure(run)
+
+
 def stage_total(work: Path, opts: Options) -> dict:
     """All three graphs in one process, from the in-memory log (the whole build)."""
     _preload(*LIBRARY)
@@ -475,6 +499,7 @@ STAGES: dict[str, Callable[[Path, Options], dict]] = {
     "bipartite": stage_bipartite,
     "user_user": stage_user_user,
     "item_item": stage_item_item,
+    "spectral": stage_spectral,
     "total": stage_total,
     "pandas": stage_pandas,
     "networkx": stage_networkx,
@@ -566,7 +591,7 @@ def bench_size(n: int, args: argparse.Namespace, opts: Options, root: Path) -> d
     _log(f"n={n:.0e}: {info['rows']} edges generated in {info['generate_seconds']} s")
     kw = dict(timeout=args.timeout, in_process=args.in_process)
     stages = {}
-    for name in ("bipartite", "user_user", "item_item", "total"):
+    for name in ("bipartite", "user_user", "item_item", "spectral", "total"):
         stages[name] = run_stage(name, work, opts, **kw)
         _log(f"  {name}: {_brief(stages[name])}")
     bipartite_ok = "seconds" in stages["bipartite"]  # the later stages read its edges

@@ -22,9 +22,11 @@ def test_main_writes_report(bench, tmp_path):
     assert {"topk", "hub_cap", "seed"} <= report["params"].keys()
     size = report["sizes"]["10000"]
     assert {"rows", "users", "items", "generate_seconds"} <= size.keys()
-    assert set(size["stages"]) == {"bipartite", "user_user", "item_item", "total"}
-    for stage in size["stages"].values():
-        assert {"seconds", "peak_rss_mib", "rss_before_mib", "edges"} <= stage.keys()
+    assert set(size["stages"]) == {"bipartite", "user_user", "item_item", "spectral", "total"}
+    for name, stage in size["stages"].items():
+        out = "dim" if name == "spectral" else "edges"
+        assert {"seconds", "peak_rss_mib", "rss_before_mib", out} <= stage.keys()
+    assert size["stages"]["spectral"]["dim"] == bench.SPECTRAL_DIM
     assert set(size["stages"]["total"]["edges"]) == {"bipartite", "user_user", "item_item"}
     assert set(size["baselines"]) == {"pandas", "networkx"}
     for baseline in size["baselines"].values():
