@@ -250,18 +250,24 @@ def test_load_truncated_or_missing_files(saved):
     assert "users.json" in str(e.value)
 
 
-def test_load_checks_tensor_shapes_even_with_matching_hash(saved):
+def rewrite_tensors(out, tensors, meta=None) -> None:
+    """Save altered ``tensors`` (and ``meta``) into bundle directory ``out`` with
+    matching file checksums, so that only ``load``'s tensor checks can object."""
     from mogenet.io import file_sha256
 
+    torch.save(tensors, out / "graph.pt")
+    meta = meta or json.loads((out / "meta.json").read_text())
+    meta["files"]["graph.pt"] = {
+        "sha256": file_sha256(out / "graph.pt"),
+        "bytes": (out / "graph.pt").stat().st_size,
+    }
+    (out / "meta.json").write_text(json.dumps(meta))
+
+
+def test_load_checks_tensor_shapes_even_with_matching_hash(saved):
     tensors = torch.load(saved / "graph.pt", weights_only=True)
     tensors["interacts.edge_index"] = tensors["interacts.edge_index"] + 1000
-    torch.save(tensors, saved / "graph.pt")
-    meta = json.loads((saved / "meta.json").read_text())
-    meta["files"]["graph.pt"] = {
-        "sha256": file_sha256(saved / "graph.pt"),
-        "bytes": (saved / "graph.pt").stat().st_size,
-    }
-    (saved / "meta.json").write_text(json.dumps(meta))
+    rewrite_tensors(saved, tensors)
     with pytest.raises(InputError, match="outside the node range"):
         GraphBundle.load(saved)
 
@@ -370,8 +376,6 @@ def test_per_behavior_round_trip(tmp_path):
 
 @pytest.mark.parametrize("tamper", ["drop", "extra", "range", "meta"])
 def test_load_checks_behavior_tensors(tamper, tmp_path):
-    from mogenet.io import file_sha256
-
     out = GraphBundle.build(hand_log(), config=GraphConfig(per_behavior_edges=True)).save(
         tmp_path / "g"
     )
@@ -391,12 +395,7 @@ def test_load_checks_behavior_tensors(tamper, tmp_path):
         tensors["behavior.buy.edge_index"] = tensors["behavior.buy.edge_index"] + 100
     else:
         meta["behavior_edges"] = ["view"]
-    torch.save(tensors, out / "graph.pt")
-    meta["files"]["graph.pt"] = {
-        "sha256": file_sha256(out / "graph.pt"),
-        "bytes": (out / "graph.pt").stat().st_size,
-    }
-    (out / "meta.json").write_text(json.dumps(meta))
+    rewrite_tensors(out, tensors, meta)
     with pytest.raises(InputError, match=match):
         GraphBundle.load(out)
 
@@ -532,8 +531,6 @@ def test_spectral_embeddings_are_stored_read_and_label_free(tmp_path):
     ],
 )
 def test_load_checks_spectral_tensors(tamper, match, tmp_path):
-    from mogenet.io import file_sha256
-
     out = GraphBundle.build(train_log(), config=GraphConfig(spectral=2)).save(tmp_path / "g")
     tensors = torch.load(out / "graph.pt", weights_only=True)
     if tamper == "one":
@@ -544,12 +541,6 @@ def test_load_checks_spectral_tensors(tamper, match, tmp_path):
         tensors["item.spectral"] = tensors["item.spectral"][:-1]
     else:
         tensors["item.spectral"] = torch.cat([tensors["item.spectral"]] * 2, dim=1)
-    torch.save(tensors, out / "graph.pt")
-    meta = json.loads((out / "meta.json").read_text())
-    meta["files"]["graph.pt"] = {
-        "sha256": file_sha256(out / "graph.pt"),
-        "bytes": (out / "graph.pt").stat().st_size,
-    }
-    (out / "meta.json").write_text(json.dumps(meta))
+    rewrite_tensors(out, tensors)
     with pytest.raises(InputError, match=match):
         GraphBundle.load(out)
