@@ -99,10 +99,12 @@ def file_sha256(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     return h.hexdigest()
 
 
-def write_report(path: str | os.PathLike, report: Any, markdown: str) -> None:
+def write_report(path: str | os.PathLike | None, report: Any, markdown: str) -> None:
     """A benchmark's report: ``report`` as JSON at ``path`` and ``markdown`` beside it
-    (same name, ``.md``), both atomically, then the Markdown printed."""
-    write_json(path, report)
-    with atomic_path(Path(path).with_suffix(".md")) as tmp:
-        tmp.write_text(markdown)
+    (same name, ``.md``), both atomically, then the Markdown printed; with ``path``
+    ``None``, only printed."""
+    if path is not None:
+        write_json(path, report)
+        with atomic_path(Path(path).with_suffix(".md")) as tmp:
+            tmp.write_text(markdown)
     print(markdown)

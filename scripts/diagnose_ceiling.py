@@ -442,11 +442,7 @@ def main(argv: list[str] | None = None) -> dict:
         "per_seed": per_seed,
         "summary": summary,
     }
-    text = markdown(summary, args)
-    if args.out is None:
-        print(text)
-    else:
-        write_report(args.out, report, text)
+    write_report(args.out, report, markdown(summary, args))
     return report
 
 

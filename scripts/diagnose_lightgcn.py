@@ -199,10 +199,7 @@ def main(argv: list[str] | None = None) -> dict:
         f"| test GAUC | {' | '.join(tasks)} |\n|---|{'---:|' * len(tasks)}\n"
         f"| LightGCN, {args.layers} layers | {row} |\n"
     )
-    if args.out is not None:
-        write_report(args.out, report, markdown)
-    else:
-        print(markdown)
+    write_report(args.out, report, markdown)
     return report
 
 

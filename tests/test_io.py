@@ -3,7 +3,7 @@ import os
 import pytest
 
 from mogenet.errors import InputError
-from mogenet.io import atomic_dir, atomic_path
+from mogenet.io import atomic_dir, atomic_path, write_report
 
 
 def test_atomic_path_leaves_nothing_on_failure(tmp_path):
@@ -52,3 +52,15 @@ def test_atomic_files_get_normal_permissions(tmp_path):
     mask = os.umask(0)
     os.umask(mask)
     assert target.stat().st_mode & 0o777 == 0o666 & ~mask
+
+
+def test_write_report_writes_json_and_markdown_or_only_prints(tmp_path, capsys):
+    import json
+
+    write_report(tmp_path / "r.json", {"a": 1}, "# table\n")
+    assert json.loads((tmp_path / "r.json").read_text()) == {"a": 1}
+    assert (tmp_path / "r.md").read_text() == "# table\n"
+    assert "# table" in capsys.readouterr().out
+    write_report(None, {"a": 2}, "# printed only\n")
+    assert "# printed only" in capsys.readouterr().out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.json", "r.md"]

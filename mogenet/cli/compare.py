@@ -55,9 +55,7 @@ def run(args) -> dict:
     report = compare_runs(runs, baseline)
     markdown = format_markdown(report, which=args.metrics)
     report = to_jsonable({"metrics": args.metrics, **report})
+    write_report(args.out or None, report, markdown)  # prints the table too
     if args.out:
-        write_report(args.out, report, markdown)  # prints the table too
         print(f"comparison written to {args.out} and its .md")
-    else:
-        print(markdown)
     return report
