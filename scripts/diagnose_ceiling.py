@@ -438,7 +438,7 @@ def main(argv: list[str] | None = None) -> dict:
         add_compared(per_seed, path, args)
     summary = summarise(per_seed)
     report = {
-        "args": {**{k: v for k, v in vars(args).items() if k not in ("work", "compare", "out")}},
+        "args": {k: v for k, v in vars(args).items() if k not in ("work", "compare", "out")},
         "per_seed": per_seed,
         "summary": summary,
     }
