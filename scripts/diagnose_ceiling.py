@@ -278,8 +278,10 @@ class UserPosterior:
         return out
 
 
-def fit_users(data: SyntheticData, train: pd.DataFrame, *, exposure: bool) -> UserPosterior:
-    """The posterior of every user of ``data`` given its rows of ``train``."""
+def fit_users(data: SyntheticData, train: pd.DataFrame) -> dict[bool, UserPosterior]:
+    """The posterior of every user of ``data`` given its rows of ``train``, keyed by
+    whether it reads the exposure term; both share one MAP fit (the exposure term
+    weighs the communities only)."""
     cfg, lat = data.config, data.latent
     users, items = row_numbers(data, train)
     specs = task_specs(cfg.tasks)
@@ -294,10 +296,12 @@ def fit_users(data: SyntheticData, train: pd.DataFrame, *, exposure: bool) -> Us
         dtype=torch.float64,
     )
     theta, log_z = fit_map(label_rows(data, users, items, train), mean, precision)
-    log_post = torch.log(torch.from_numpy(lat.user_shares))[:, None] + log_z
-    if exposure:
-        log_post = log_post + exposure_loglik(data, users, items)
-    return UserPosterior(theta=theta, weight=torch.softmax(log_post, 0))
+    labels_only = torch.log(torch.from_numpy(lat.user_shares))[:, None] + log_z
+    with_exposure = labels_only + exposure_loglik(data, users, items)
+    return {
+        exposure: UserPosterior(theta=theta, weight=torch.softmax(log_post, 0))
+        for exposure, log_post in ((True, with_exposure), (False, labels_only))
+    }
 
 
 def row_numbers(data: SyntheticData, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
@@ -321,8 +325,9 @@ def diagnose_seed(seed: int, args: argparse.Namespace) -> dict:
     trained = np.unique(row_numbers(data, train.frame)[0])
     accuracy = {}
     test_users, test_items = row_numbers(data, test.frame)
+    posteriors = fit_users(data, train.frame)
     for name, exposure in ((CEILING, True), (LABELS_ONLY, False)):
-        post = fit_users(data, train.frame, exposure=exposure)
+        post = posteriors[exposure]
         scorers[name] = evaluate_log(test, post.score(data, test_users, test_items))
         accuracy[name] = post.community_accuracy(data, trained)
     print(f"seed {seed}: " + "; ".join(f"{n} {_gaucs(m)}" for n, m in scorers.items()), flush=True)

@@ -133,8 +133,9 @@ def test_ceiling_scores_near_the_truth_and_exposure_finds_the_community():
         train, test = frame.iloc[: len(frame) * 4 // 5], frame.iloc[len(frame) * 4 // 5 :]
         test_users, test_items = diagnose_ceiling.row_numbers(data, test)
         seen = np.unique(diagnose_ceiling.row_numbers(data, train)[0])
+        posteriors = diagnose_ceiling.fit_users(data, train)
         for exposure in (True, False):
-            post = diagnose_ceiling.fit_users(data, train, exposure=exposure)
+            post = posteriors[exposure]
             torch.testing.assert_close(post.weight.sum(0), torch.ones(users, dtype=torch.float64))
             click = post.score(data, test_users, test_items)["click"]
             truth = test["oracle_click"].to_numpy()
