@@ -313,7 +313,7 @@ class GraphBundle:
                 item_feats = _features(items, item_map, ITEM)
             with clock("spectral"):
                 spectral = None
-                if config.spectral > 0:
+                if config.spectral != 0:  # a negative one is refused there
                     spectral = spectral_embeddings(
                         user_map.encode(train_log.frame[USER]),
                         item_map.encode(train_log.frame[ITEM]),

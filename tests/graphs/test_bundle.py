@@ -519,6 +519,8 @@ def test_spectral_embeddings_are_stored_read_and_label_free(tmp_path):
     assert "spectral 3 coordinates" in format_summary(b.summary(), {})
     b2 = GraphBundle.build(log, config=GraphConfig(topk=3, spectral=2), users=USERS, items=ITEMS)
     assert b2.content_hash() != b.content_hash()
+    with pytest.raises(InputError, match="--spectral must be between 1 and"):
+        GraphBundle.build(log, config=GraphConfig(spectral=-1))
 
 
 @pytest.mark.parametrize(
