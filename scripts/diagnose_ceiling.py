@@ -350,8 +350,8 @@ def add_compared(per_seed: list[dict], path: Path, args: argparse.Namespace) -> 
             raise InputError(
                 f"--compare: its {key} is {theirs[key]!r}, here {getattr(args, key)!r}", file=path
             )
-    by_seed = {r.get("seed", s): r for r, s in zip(runs, theirs.get("seeds", []), strict=False)}
-    by_seed.update({r["seed"]: r for r in runs if "seed" in r})
+    seeds = [*theirs.get("seeds", []), *[None] * len(runs)]  # bench_collab: by position
+    by_seed = {r.get("seed", s): r for r, s in zip(runs, seeds, strict=False)}
     for row in per_seed:
         run = by_seed.get(row["seed"])
         if run is None:
